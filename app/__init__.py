@@ -1,0 +1,1 @@
+"""The office platform's web application (Tornado)."""

@@ -1,0 +1,95 @@
+"""Assemble the Tornado application from the installed features."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+
+from app.core import handlers
+from app.core.config import Settings
+from app.core.features import Feature, NavItem, ordered
+from app.core.openapi import build_document
+from app.core.web import FeatureTemplateLoader, NotFoundHandler, log_request
+
+CORE_DIR = Path(__file__).resolve().parent
+
+CORE_ROUTES: list[tuple[str, type]] = [
+    ("/healthz", handlers.HealthHandler),
+    ("/metrics", handlers.MetricsHandler),
+    ("/api/openapi.json", handlers.OpenApiHandler),
+    ("/api/csrf", handlers.CsrfHandler),
+]
+
+
+def cookie_secret(cfg: Settings) -> str:
+    """The configured secret, else one kept in `secret_file` (made once, mode 0600)."""
+    if cfg.cookie_secret:
+        return cfg.cookie_secret
+    path = Path(cfg.secret_file)
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    try:
+        os.link(tmp, path)  # first writer wins; others read the winner's secret
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
+
+
+def all_routes(features: list[Feature]) -> list[tuple[str, type, dict[str, Any]]]:
+    routes: list[tuple[str, type, dict[str, Any]]] = [(p, h, {}) for p, h in CORE_ROUTES]
+    for feature in ordered(features):
+        for route in feature.routes:
+            pattern, handler, *rest = route
+            routes.append((pattern, handler, dict(rest[0]) if rest else {}))
+    return routes
+
+
+def make_app(features: list[Feature], cfg: Settings) -> tornado.web.Application:
+    features = ordered(features)
+    routes = all_routes(features)
+    specs = [tornado.web.url(p, h, {**kw, "route": p}) for p, h, kw in routes]
+    static = CORE_DIR / "static"
+    specs += [
+        (r"/(sw\.js|manifest\.webmanifest|favicon\.ico)", tornado.web.StaticFileHandler,
+         {"path": str(static)}),
+    ]
+    specs += [
+        (rf"/assets/{f.name}/(.*)", tornado.web.StaticFileHandler, {"path": str(f.static_dir)})
+        for f in features
+        if f.static_dir.is_dir()
+    ]
+    directories = {"": str(CORE_DIR / "templates")}
+    directories.update({f.name: str(f.templates_dir) for f in features})
+    nav: list[NavItem] = sorted((n for f in features for n in f.nav), key=lambda n: n.order)
+    application = tornado.web.Application(
+        specs,
+        template_loader=FeatureTemplateLoader(directories, autoescape="xhtml_escape"),
+        static_path=str(static),
+        cookie_secret=cookie_secret(cfg),
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"samesite": "Lax", "secure": cfg.secure_cookies},
+        default_handler_class=NotFoundHandler,
+        log_function=log_request,
+        debug=cfg.debug,
+        compress_response=True,
+        nav=nav,
+        features=features,
+        widgets=[w for f in features for w in f.widgets],
+        openapi=build_document([(p, h) for p, h, _ in routes], "公安局办公平台 API", "1"),
+    )
+    for feature in features:
+        if feature.on_start is not None:
+            feature.on_start(application)
+    return application

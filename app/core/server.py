@@ -1,0 +1,52 @@
+"""Serve the application with several processes sharing one listening socket.
+
+Import this module only after `prepare_metrics_dir()` has set PROMETHEUS_MULTIPROC_DIR: the
+metrics library reads it at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.process
+
+from app.core.config import Settings
+
+log = logging.getLogger("oa.server")
+
+
+def prepare_metrics_dir(cfg: Settings) -> None:
+    directory = Path(cfg.metrics_dir or "var/run/metrics")
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+
+def serve(cfg: Settings) -> None:
+    from app.core.application import cookie_secret, make_app
+    from app.core.db import init_database
+    from app.features import installed_features
+
+    cookie_secret(cfg)  # made once before forking, so every worker shares it
+    sockets = tornado.netutil.bind_sockets(cfg.port, address=cfg.host)
+    processes = cfg.process_count
+    log.info("服务启动：http://%s:%s，%d 个进程", cfg.host, cfg.port, processes)
+    if processes > 1:
+        tornado.process.fork_processes(processes, max_restarts=100)
+
+    async def main() -> None:
+        init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+        application = make_app(installed_features(), cfg)
+        server = tornado.httpserver.HTTPServer(
+            application, xheaders=True, max_body_size=cfg.max_body_mb * 1024 * 1024
+        )
+        server.add_sockets(sockets)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())

@@ -1,0 +1,373 @@
+"""The base request handlers: identity, permissions, CSRF, errors, templates, metrics.
+
+Handlers stay thin: parse input (`self.parse(SCHEMA)`), call one service function through
+`await self.run(service.fn, self.ctx, ...)`, render. Services raise `DomainError`s; this module
+turns them into Chinese HTML pages or JSON errors with the right status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import tornado.web
+from tornado import template
+from tornado.ioloop import IOLoop
+
+from app.core import db, metrics
+from app.core.config import settings
+from app.core.context import Principal, RequestContext
+from app.core.errors import DomainError, NotAuthenticated, PermissionDenied, ValidationError
+from app.core.forms import Schema
+from app.core.hooks import hooks
+
+log = logging.getLogger("oa.web")
+SESSION_COOKIE = "oa_sid"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+STATUS_MESSAGES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "您没有权限访问此页面",
+    404: "页面不存在",
+    405: "不支持此操作",
+    409: "数据已被他人修改，请刷新后重试",
+    413: "提交的内容过大",
+    415: "不支持的内容类型",
+    429: "操作过于频繁，请稍后再试",
+    500: "系统内部错误，请稍后重试或联系管理员",
+    503: "服务暂不可用，请稍后再试",
+}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'"
+)
+
+
+def requires(code: str) -> Callable:
+    """Decorate a handler method: only principals holding permission `code` get in."""
+
+    def decorate(method: Callable[..., Awaitable[Any] | Any]) -> Callable:
+        @functools.wraps(method)
+        async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
+            if self.principal is None:
+                raise NotAuthenticated()
+            if not self.principal.can(code):
+                raise PermissionDenied(code)
+            result = method(self, *args, **kwargs)
+            if isinstance(result, Awaitable):
+                result = await result
+            return result
+
+        wrapper.permission = code  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+class FeatureTemplateLoader(template.Loader):
+    """Template names `feature/file.html` resolve to `app/<feature>/templates/file.html`;
+    a bare name (`base.html`) resolves to the core's templates."""
+
+    def __init__(self, directories: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(directories[""], **kwargs)
+        self.directories = directories
+
+    def resolve_path(self, name: str, parent_path: str | None = None) -> str:
+        return name
+
+    def _create_template(self, name: str) -> template.Template:
+        prefix, _, rest = name.partition("/")
+        if rest and prefix in self.directories:
+            path = f"{self.directories[prefix]}/{rest}"
+        else:
+            path = f"{self.directories['']}/{name}"
+        with open(path, "rb") as handle:
+            return template.Template(handle.read(), name=name, loader=self)
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    public = False  # True: reachable without signing in
+    allow_pending = False  # True: reachable while a password change or TOTP step is pending
+    principal: Principal | None = None
+
+    def initialize(self, route: str = "", **kwargs: Any) -> None:
+        self.route = route or self.request.path
+        self.started = time.perf_counter()
+        self.options = kwargs
+
+    def _request_id(self) -> str:
+        given = self.request.headers.get("X-Request-Id", "")
+        return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    # ---- identity -------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        self.check_origin_of_unsafe_request()
+        session_id = self.get_cookie(SESSION_COOKIE)
+        if session_id and 16 <= len(session_id) <= 128:
+            self.principal = await db.unit_of_work(hooks.resolve_session, session_id, self.ip)
+        if self.principal is None and not self.public:
+            raise NotAuthenticated()
+        if self.principal and self.principal.pending_url and not self.allow_pending:
+            if self.wants_json:
+                raise PermissionDenied(message="请先完成安全设置（修改密码或绑定动态口令）")
+            self.redirect(self.principal.pending_url)
+
+    def get_current_user(self) -> Principal | None:
+        return self.principal
+
+    @property
+    def ip(self) -> str:
+        return self.request.remote_ip or ""
+
+    @property
+    def ctx(self) -> RequestContext:
+        return RequestContext(
+            principal=self.principal,
+            ip=self.ip,
+            request_id=self.request_id,
+            user_agent=self.request.headers.get("User-Agent", "")[:300],
+        )
+
+    def set_session_cookie(self, session_id: str) -> None:
+        self.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            httponly=True,
+            samesite="Lax",
+            secure=settings().secure_cookies,
+            path="/",
+        )
+
+    def clear_session_cookie(self) -> None:
+        self.clear_cookie(SESSION_COOKIE, path="/")
+
+    # ---- the unit of work -------------------------------------------------------------------
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a service function as one transaction off the IOLoop (see app.core.db)."""
+        return await db.unit_of_work(fn, *args, **kwargs)
+
+    # ---- CSRF -------------------------------------------------------------------------------
+    def check_origin_of_unsafe_request(self) -> None:
+        """Refuse cross-site state changes even before the XSRF token is compared."""
+        if self.request.method not in _UNSAFE:
+            return
+        if self.request.headers.get("Sec-Fetch-Site", "") == "cross-site":
+            raise PermissionDenied(message="拒绝跨站请求")
+        origin = self.request.headers.get("Origin")
+        if origin and origin != "null":
+            if urlparse(origin).netloc != self.request.host:
+                raise PermissionDenied(message="拒绝跨站请求（来源不符）")
+        elif origin == "null":
+            raise PermissionDenied(message="拒绝跨站请求（来源不明）")
+
+    def check_xsrf_cookie(self) -> None:
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise PermissionDenied(message="页面已过期或请求来源无效，请刷新页面后重试") from None
+
+    # ---- input ------------------------------------------------------------------------------
+    @property
+    def wants_json(self) -> bool:
+        if self.request.path.startswith("/api/"):
+            return True
+        return "application/json" in self.request.headers.get("Accept", "")
+
+    def json_body(self) -> Any:
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError(message="请求内容不是有效的 JSON") from None
+
+    def form_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key, values in self.request.arguments.items():
+            if key == "_xsrf":
+                continue
+            decoded = [v.decode("utf-8", errors="replace") for v in values]
+            data[key] = decoded if len(decoded) > 1 or key.endswith("[]") else decoded[0]
+        return {k.removesuffix("[]"): v for k, v in data.items()}
+
+    def input_data(self) -> Any:
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            return self.json_body()
+        return self.form_data()
+
+    def parse(self, schema: Schema, partial: bool = False) -> dict[str, Any]:
+        return schema.validate(self.input_data(), partial=partial)
+
+    def int_argument(self, name: str, default: int, minimum: int = 1, maximum: int = 10_000) -> int:
+        raw = self.get_argument(name, "")
+        if raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationError({name: "必须是整数"}) from None
+        return max(minimum, min(maximum, value))
+
+    # ---- output -----------------------------------------------------------------------------
+    def set_default_headers(self) -> None:
+        if not hasattr(self, "request_id"):  # called by Tornado before initialize()
+            self.request_id = self._request_id()
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        self.set_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+        if settings().secure_cookies:
+            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        self.set_header("X-Request-Id", self.request_id)
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload, ensure_ascii=False, default=_json_default))
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        namespace.update(
+            principal=self.principal,
+            nav=self.visible_nav(),
+            fmt_date=fmt_date,
+            fmt_datetime=fmt_datetime,
+            url_quote=quote,
+            request_id=self.request_id,
+            page_title="",
+        )
+        return namespace
+
+    def visible_nav(self) -> list[Any]:
+        if self.principal is None:
+            return []
+        items = self.application.settings.get("nav", [])
+        return [i for i in items if i.permission is None or self.principal.can(i.permission)]
+
+    # ---- errors -----------------------------------------------------------------------------
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, DomainError) and not self._finished:
+            self._handle_domain_error(e)
+            return
+        super()._handle_request_exception(e)
+
+    def _handle_domain_error(self, error: DomainError) -> None:
+        if isinstance(error, NotAuthenticated) and not self.wants_json:
+            self.redirect("/login?next=" + quote(self.request.uri or "/"))
+            return
+        if isinstance(error, PermissionDenied):
+            self._audit_denial(error)
+        fields = error.fields if isinstance(error, ValidationError) else {}
+        self.send_error(error.status, message=error.message, fields=fields)
+
+    def _audit_denial(self, error: PermissionDenied) -> None:
+        details = {"permission": error.permission, "path": self.request.path,
+                   "method": self.request.method, "message": error.message}
+        IOLoop.current().spawn_callback(_write_denial, self.ctx, self.route, details)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = kwargs.get("message") or STATUS_MESSAGES.get(status_code, "请求无法处理")
+        fields = kwargs.get("fields") or {}
+        if "exc_info" in kwargs and status_code >= 500:
+            message = STATUS_MESSAGES[500]
+        elif "exc_info" in kwargs:
+            exc = kwargs["exc_info"][1]
+            if isinstance(exc, tornado.web.HTTPError) and status_code in STATUS_MESSAGES:
+                message = STATUS_MESSAGES[status_code]
+        if self.wants_json:
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            body = {"error": {"status": status_code, "message": message,
+                              "fields": fields, "request_id": self.request_id}}
+            self.finish(json.dumps(body, ensure_ascii=False))
+            return
+        self.render("error.html", status=status_code, message=message, fields=fields)
+
+    def on_finish(self) -> None:
+        metrics.observe_request(self.route, self.request.method or "", self.get_status(),
+                                time.perf_counter() - self.started)
+
+
+async def _write_denial(ctx: RequestContext, route: str, details: dict[str, Any]) -> None:
+    try:
+        await db.unit_of_work(hooks.audit, ctx, "auth.permission_denied", object_type="route",
+                              object_id=route, outcome="denied", details=details)
+    except Exception:
+        log.exception("could not audit a permission denial")
+
+
+class ApiHandler(BaseHandler):
+    """JSON endpoints under /api/. `openapi` describes each method for the OpenAPI document:
+    {"get": {"summary": "...", "query": Schema, "body": Schema, "response": {...},
+    "tags": ["..."]}}."""
+
+    openapi: dict[str, dict[str, Any]] = {}
+
+
+class NotFoundHandler(BaseHandler):
+    public = True
+    allow_pending = True
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise tornado.web.HTTPError(404)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def local_time(value: dt.datetime) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(ZoneInfo(settings().time_zone))
+
+
+def fmt_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = local_time(value)
+    return value.strftime("%Y-%m-%d")
+
+
+def fmt_datetime(value: dt.datetime | None) -> str:
+    return local_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def request_summary(handler: tornado.web.RequestHandler) -> str:
+    request = handler.request
+    user = getattr(getattr(handler, "principal", None), "username", "-")
+    return (f"{handler.get_status()} {request.method} {request.uri} user={user} "
+            f"ip={request.remote_ip} rid={getattr(handler, 'request_id', '-')} "
+            f"{1000 * request.request_time():.1f}ms")
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    logging.getLogger("oa.access").log(level, request_summary(handler))
+

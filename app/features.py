@@ -1,0 +1,11 @@
+"""The installed features, in the order their menus and migrations should appear."""
+
+from __future__ import annotations
+
+from app.core.features import Feature
+
+
+def installed_features() -> list[Feature]:
+    from app import audit, auth, org, portal
+
+    return [org.feature, audit.feature, auth.feature, portal.feature]

@@ -1,0 +1,1 @@
+"""oa-ops: the one command for operators and auditors."""

@@ -1,0 +1,53 @@
+"""The web base: errors in Chinese, security headers, request ids, health and metrics."""
+
+from tests.conftest import Client
+
+
+def test_unknown_page_is_a_chinese_404(client: Client) -> None:
+    response = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert "页面不存在" in response.text
+
+
+def test_unknown_api_path_answers_json(client: Client) -> None:
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "页面不存在"
+
+
+def test_security_headers_on_every_response(client: Client) -> None:
+    for path in ("/healthz", "/api/openapi.json", "/no-such-page"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_request_id_is_echoed_or_made(client: Client) -> None:
+    given = client.get("/healthz", headers={"X-Request-Id": "abcdef0123456789"})
+    assert given.headers["X-Request-Id"] == "abcdef0123456789"
+    made = client.get("/healthz", headers={"X-Request-Id": "bad id!"})
+    assert len(made.headers["X-Request-Id"]) == 32
+
+
+def test_metrics_expose_latency_per_route_and_sessions(client: Client) -> None:
+    client.get("/healthz")
+    body = client.get("/metrics").text
+    assert 'oa_http_request_duration_seconds_bucket{le="0.1",method="GET",route="/healthz"' \
+        in body or 'route="/healthz"' in body
+    assert "oa_active_sessions" in body
+
+
+def test_write_without_csrf_token_is_refused(client: Client) -> None:
+    import requests
+
+    response = requests.post(client.base + "/logout", allow_redirects=False)
+    assert response.status_code == 403
+    assert "页面已过期" in response.text or "请求来源无效" in response.text
+
+
+def test_cross_site_origin_is_refused_even_with_a_token(client: Client) -> None:
+    response = client.post("/logout", headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
