@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from ops_cli.runtime import console, open_database, resolved_settings
@@ -79,13 +77,14 @@ def serve(
     import dataclasses
 
     from app.core.config import override_settings
+    from app.core.logs import configure_logging
     from app.core.server import prepare_metrics_dir
 
     cfg = resolved_settings()
     changes = {k: v for k, v in {"port": port, "workers": workers}.items() if v is not None}
     cfg = dataclasses.replace(cfg, **changes)
     override_settings(cfg)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+    configure_logging()
     prepare_metrics_dir(cfg)
     from app.core.server import serve as serve_forever
 

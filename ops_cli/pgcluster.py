@@ -41,7 +41,9 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        raise ClusterError("以 root 运行时需要系统账户 postgres（安装 postgresql 软件包即有）") from None
+        raise ClusterError(
+            "以 root 运行时需要系统账户 postgres（安装 postgresql 软件包即有）"
+        ) from None
     return "postgres"
 
 

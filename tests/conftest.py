@@ -65,7 +65,7 @@ def _free_port() -> int:
 class LiveServer:
     url: str
 
-    def client(self) -> "Client":
+    def client(self) -> Client:
         return Client(self.url)
 
 

@@ -60,7 +60,8 @@ class CsrfHandler(ApiHandler):
     allow_pending = True
     openapi: dict[str, dict[str, Any]] = {
         "get": {
-            "summary": "取得防跨站请求令牌（同时写入 _xsrf Cookie），写操作须在 X-XSRFToken 头中携带",
+            "summary": "取得防跨站请求令牌（同时写入 _xsrf Cookie）；"
+                       "写操作须在 X-XSRFToken 头中携带",
             "tags": ["系统"],
             "public": True,
             "response": {"type": "object", "properties": {"token": {"type": "string"}}},

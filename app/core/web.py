@@ -28,6 +28,7 @@ from app.core.context import Principal, RequestContext
 from app.core.errors import DomainError, NotAuthenticated, PermissionDenied, ValidationError
 from app.core.forms import Schema
 from app.core.hooks import hooks
+from app.core.logs import request_id_var
 
 log = logging.getLogger("oa.web")
 SESSION_COOKIE = "oa_sid"
@@ -113,6 +114,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # ---- identity -------------------------------------------------------------------------
     async def prepare(self) -> None:
+        request_id_var.set(self.request_id)
         self.check_origin_of_unsafe_request()
         session_id = self.get_cookie(SESSION_COOKIE)
         if session_id and 16 <= len(session_id) <= 128:

@@ -4,6 +4,7 @@ else a throwaway private cluster started with the machine's pg_ctl."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,3 +94,4 @@ def test_database() -> Iterator[TestDatabase]:
                            cluster)
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
