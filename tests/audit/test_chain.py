@@ -1,0 +1,208 @@
+"""The trail is one unbroken hash chain, append-only for everyone, and tampering is found."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import psycopg2
+import pytest
+from typer.testing import CliRunner
+
+from app.audit.chain import verify_chain
+from app.audit.service import record
+from app.core.config import settings
+from app.core.db import close_database, connect_params, init_database, run_in_transaction
+from tests.audit.helpers import context, stored_rows, write
+
+GENESIS = "0" * 64
+
+
+def verify():
+    return run_in_transaction(verify_chain, batch_size=7)
+
+
+def test_concurrent_transactions_build_one_unbroken_chain(db):
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        ctx = context(user_id=n, username=f"user{n}", name=f"用户{n}")
+        try:
+            for i in range(12):
+                def unit(i: int = i) -> None:
+                    record(ctx, "test.first", object_type="thing", object_id=i)
+                    time.sleep(0.002)  # let the other transactions interleave
+                    record(ctx, "test.second", details={"n": n, "i": i})
+                run_in_transaction(unit)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+
+    rows = stored_rows()
+    assert [r[0] for r in rows] == list(range(1, 6 * 12 * 2 + 1))
+    assert rows[0][1] == GENESIS
+    for previous, current in itertools.pairwise(rows):
+        assert current[1] == previous[2]
+    # a transaction's two events are adjacent: the chain order is the commit order
+    for first, second in zip(rows[::2], rows[1::2], strict=True):
+        assert (first[3], second[3]) == ("test.first", "test.second")
+        assert first[4] == second[4]
+    result = verify()
+    assert result.ok and result.checked == len(rows)
+
+
+def test_rolled_back_work_leaves_no_event(db):
+    def failing() -> None:
+        record(context(), "test.rolled_back")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        run_in_transaction(failing)
+    write(context(), "test.kept")
+    assert [r[3] for r in stored_rows()] == ["test.kept"]
+    assert verify().ok
+
+
+def test_details_round_trip_exactly(db):
+    tricky = {
+        "z": 1, "a": [0.1, 1.0, 1e-7, 12345678901234567890, -0.0, True, None],
+        "中文键": "带\"引号\"、换行\n和表情😀", "nested": {"b": {"y": 2.5, "x": "\\"}},
+        "nan": float("nan"), "inf": float("inf"), "nul": "a\x00b", "tuple": (1, 2),
+        "": "empty key", "long_key_" * 3: "k",
+    }
+    write(context(), "test.tricky", details=tricky, object_id="对象/1")
+    write(context(username="", name=""), "test.empty", details={})
+    assert verify().ok
+
+
+def test_runtime_role_cannot_change_or_remove_events(db):
+    write(context(), "test.protected")
+    conn = psycopg2.connect(**connect_params(db.runtime_url))
+    conn.autocommit = True
+    try:
+        for statement in ("UPDATE audit_event SET action = 'x'",
+                          "DELETE FROM audit_event",
+                          "TRUNCATE audit_event",
+                          "UPDATE audit_chain SET last_id = 0",
+                          "DELETE FROM audit_event_pending",
+                          "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"):
+            with conn.cursor() as cur, pytest.raises(psycopg2.Error):
+                cur.execute(statement)
+        # A direct INSERT with forged chain fields is re-chained by the database.
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO audit_event (id, occurred_at, action, outcome, prev_hash,"
+                        " hash) VALUES (999, now(), 'test.direct', 'success', 'x', 'y')")
+    finally:
+        conn.close()
+    rows = stored_rows()
+    assert [r[0] for r in rows] == [1, 2] and rows[1][1] == rows[0][2]
+    assert verify().ok
+
+
+def test_owner_cannot_update_delete_or_truncate_either(db):
+    write(context(), "test.protected")
+    conn = psycopg2.connect(**connect_params(db.owner_url))
+    conn.autocommit = True
+    try:
+        for statement in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event",
+                          "TRUNCATE audit_event"):
+            with conn.cursor() as cur, pytest.raises(psycopg2.Error, match="只允许追加"):
+                cur.execute(statement)
+    finally:
+        conn.close()
+    assert len(stored_rows()) == 1
+
+
+def _as_superuser(db, *statements: str) -> None:
+    conn = db.superuser()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET session_replication_role = replica")  # triggers off
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _write_events(count: int) -> None:
+    for n in range(count):
+        write(context(user_id=n + 1, username=f"user{n}"), "test.event", details={"n": n})
+
+
+def test_edited_row_is_named_by_verify(db):
+    _write_events(10)
+    assert verify().ok
+    _as_superuser(db, """UPDATE audit_event SET details = '{"n": 99}' WHERE id = 6""")
+    result = verify()
+    assert not result.ok
+    assert (result.first_bad_id, result.reason) == (6, "content")
+    assert result.checked == 5
+    assert "6" in result.message
+
+
+def test_rehashed_row_breaks_the_next_link(db):
+    _write_events(5)
+    _as_superuser(db, "UPDATE audit_event SET hash = repeat('a', 64) WHERE id = 3")
+    result = verify()
+    assert (result.first_bad_id, result.reason) == (3, "content")
+    _as_superuser(db, "UPDATE audit_event SET action = 'test.other' WHERE id = 3")
+    # even a forger who recomputes row 3's hash breaks row 4's link
+    from app.audit.chain import row_hash
+
+    row = run_in_transaction(_row, 3)
+    _as_superuser(db, f"UPDATE audit_event SET hash = '{row_hash(row)}' WHERE id = 3")
+    result = verify()
+    assert (result.first_bad_id, result.reason) == (4, "link")
+
+
+def _row(event_id: int) -> dict:
+    from app.audit.chain import iter_rows
+
+    return next(iter_rows(event_id - 1, event_id, 1))
+
+
+def test_deleted_rows_are_found(db):
+    _write_events(6)
+    _as_superuser(db, "DELETE FROM audit_event WHERE id = 4")
+    result = verify()
+    assert (result.first_bad_id, result.reason) == (5, "gap")
+
+
+def test_removed_tail_is_found(db):
+    _write_events(4)
+    _as_superuser(db, "DELETE FROM audit_event WHERE id = 4")
+    result = verify()
+    assert (result.first_bad_id, result.reason) == (4, "tail")
+
+
+@pytest.fixture
+def cli(pg):
+    """Run `oa-ops audit ...` in-process; the command closes the pool, so reopen it after."""
+    from ops_cli.audit_cmd import app
+
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    cfg = settings()
+    init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+
+
+def test_verify_command_exit_codes_and_names_the_row(db, cli):
+    _write_events(8)
+    result = cli("verify", "--batch-size", "100")
+    assert result.exit_code == 0, result.output
+    assert "审计日志完整" in result.output and "8" in result.output
+    _as_superuser(db, """UPDATE audit_event SET details = '{"n": "forged"}' WHERE id = 5""")
+    close_database()
+    cfg = settings()
+    init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+    result = cli("verify")
+    assert result.exit_code == 1
+    assert "第一条异常记录编号 5" in result.output
+    assert "内容被篡改" in result.output
