@@ -70,7 +70,10 @@ class LiveServer:
 
 
 class Client(requests.Session):
-    """A browser-like HTTP client: keeps cookies, sends the CSRF token on writes."""
+    """A browser-like HTTP client: keeps cookies, sends the CSRF token on writes.
+
+    Like `requests`, `get()` follows redirects; writes do not, so a test sees where a form
+    post sends the user (pass allow_redirects=False to a get to see its redirect)."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
