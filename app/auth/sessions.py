@@ -1,0 +1,234 @@
+"""Server-side sessions: creation at login, resolution per request, expiry and revocation.
+
+The browser holds a random 256-bit id (`secrets.token_urlsafe(32)`); the table holds only its
+SHA-256, so neither a database dump nor a log line carries a usable session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import peewee as pw
+
+from app.auth.events import audit
+from app.auth.models import Credential, Totp, UserSession
+from app.auth.roles import SESSION_MANAGE, user_permissions
+from app.core.config import settings
+from app.core.context import Principal, RequestContext
+from app.core.errors import NotFound, PermissionDenied
+from app.org.models import Department, User
+
+MFA_STAGE_MINUTES = 5
+TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most once a minute
+PASSWORD_URL = "/account/password"
+TOTP_URL = "/account/totp"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# ---- creating and ending ----------------------------------------------------------------------
+def create_session(ctx: RequestContext, user_id: int, stage: str = "active") -> str:
+    """A new session row; returns the id for the cookie. Ends the oldest beyond the limit."""
+    token = new_token()
+    moment = now()
+    lifetime = (dt.timedelta(minutes=MFA_STAGE_MINUTES) if stage == "mfa"
+                else dt.timedelta(hours=settings().session_absolute_hours))
+    UserSession.create(token_hash=token_hash(token), user=user_id, stage=stage,
+                       created_at=moment, last_seen_at=moment, expires_at=moment + lifetime,
+                       ip=ctx.ip[:64], user_agent=ctx.user_agent[:300])
+    if stage == "active":
+        enforce_session_limit(user_id)
+    return token
+
+
+def promote_session(ctx: RequestContext, session: UserSession) -> str:
+    """After the second factor: a NEW id for the now signed-in session (no fixation)."""
+    token = new_token()
+    moment = now()
+    UserSession.update(token_hash=token_hash(token), stage="active", created_at=moment,
+                       last_seen_at=moment,
+                       expires_at=moment + dt.timedelta(hours=settings().session_absolute_hours),
+                       ip=ctx.ip[:64]).where(UserSession.id == session.id).execute()
+    enforce_session_limit(session.user_id)
+    return token
+
+
+def _live() -> pw.Expression:
+    return UserSession.ended_at.is_null() & (UserSession.stage == "active")
+
+
+def enforce_session_limit(user_id: int) -> None:
+    limit = max(1, settings().session_max_per_user)
+    live = list(UserSession.select(UserSession.id)
+                .where(_live(), UserSession.user == user_id, UserSession.expires_at > now())
+                .order_by(UserSession.created_at.desc(), UserSession.id.desc()))
+    surplus = [s.id for s in live[limit:]]
+    if surplus:
+        _end(surplus, "limit")
+
+
+def _end(ids: list[int], reason: str) -> int:
+    return (UserSession.update(ended_at=now(), ended_reason=reason)
+            .where(UserSession.id.in_(ids), UserSession.ended_at.is_null()).execute())
+
+
+def end_user_sessions(user_id: int, reason: str, keep_session_id: int | None = None) -> int:
+    query = UserSession.select(UserSession.id).where(UserSession.user == user_id,
+                                                     UserSession.ended_at.is_null())
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
+    return _end([s.id for s in query], reason)
+
+
+def end_by_token(token: str, reason: str) -> UserSession | None:
+    session = UserSession.get_or_none(UserSession.token_hash == token_hash(token),
+                                      UserSession.ended_at.is_null())
+    if session is not None:
+        _end([session.id], reason)
+    return session
+
+
+def logout(ctx: RequestContext, token: str) -> None:
+    session = end_by_token(token, "logout")
+    if session is not None and session.stage == "active":
+        audit(ctx, "auth.logout", object_type="session", object_id=session.id)
+
+
+# ---- resolution per request -------------------------------------------------------------------
+def resolve_session(token: str, ip: str) -> Principal | None:
+    """hooks.resolve_session: the signed-in principal for a cookie value, or None."""
+    row = (UserSession.select(UserSession, User)
+           .join(User).where(UserSession.token_hash == token_hash(token), _live()).first())
+    if row is None:
+        return None
+    moment = now()
+    cfg = settings()
+    if moment >= row.expires_at:
+        _end([row.id], "expired")
+        return None
+    if moment - row.last_seen_at > dt.timedelta(minutes=cfg.session_idle_minutes):
+        _end([row.id], "idle")
+        return None
+    user = row.user
+    if user.status != "active":
+        _end([row.id], "disabled")
+        return None
+    if moment - row.last_seen_at >= TOUCH_EVERY:
+        UserSession.update(last_seen_at=moment).where(UserSession.id == row.id).execute()
+    return build_principal(user, str(row.id))
+
+
+def build_principal(user: User, session_id: str) -> Principal:
+    cfg = settings()
+    permissions, admin_kind, role_codes = user_permissions(user.id)
+    credential = Credential.get_or_none(Credential.user == user.id)
+    pending: str | None = None
+    notices: list[str] = []
+    if credential is not None:
+        age = now() - credential.changed_at
+        left = dt.timedelta(days=cfg.password_max_age_days) - age
+        if credential.must_change or left <= dt.timedelta(0):
+            pending = PASSWORD_URL
+        elif left <= dt.timedelta(days=cfg.password_warn_days):
+            days = max(1, left.days + (1 if left.seconds else 0))
+            notices.append(f"您的密码将在 {days} 天后过期，请尽快修改。")
+    if pending is None and totp_required(role_codes) and not totp_enrolled(user.id):
+        pending = TOTP_URL
+    return Principal(user_id=user.id, username=user.username, name=user.name,
+                     department_id=user.department_id, session_id=session_id,
+                     permissions=permissions, admin_role=admin_kind, clearance=user.clearance,
+                     pending_url=pending, notices=tuple(notices))
+
+
+def totp_required(role_codes: list[str]) -> bool:
+    required = set(settings().totp_required_roles)
+    return any(code in required for code in role_codes)
+
+
+def totp_enrolled(user_id: int) -> bool:
+    return Totp.select().where(Totp.user == user_id, Totp.enrolled_at.is_null(False)).exists()
+
+
+def active_sessions() -> int:
+    """hooks.active_sessions: live, signed-in sessions (for /metrics)."""
+    idle = dt.timedelta(minutes=settings().session_idle_minutes)
+    moment = now()
+    return (UserSession.select().where(_live(), UserSession.expires_at > moment,
+                                       UserSession.last_seen_at > moment - idle).count())
+
+
+# ---- seeing and ending sessions ---------------------------------------------------------------
+@dataclass
+class SessionView:
+    id: int
+    user_id: int
+    username: str
+    name: str
+    department: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    ip: str
+    user_agent: str
+    current: bool
+
+
+def _views(query: pw.Query, ctx: RequestContext) -> list[SessionView]:
+    moment = now()
+    idle = dt.timedelta(minutes=settings().session_idle_minutes)
+    current = ctx.principal.session_id if ctx.principal else ""
+    rows = (query.where(_live(), UserSession.expires_at > moment,
+                        UserSession.last_seen_at > moment - idle)
+            .order_by(UserSession.last_seen_at.desc()))
+    return [SessionView(s.id, s.user.id, s.user.username, s.user.name, s.user.department.name,
+                        s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
+                        str(s.id) == current) for s in rows]
+
+
+def _joined() -> pw.Query:
+    return UserSession.select(UserSession, User, Department).join(User).join(Department)
+
+
+def my_sessions(ctx: RequestContext) -> list[SessionView]:
+    if ctx.principal is None:
+        raise PermissionDenied()
+    return _views(_joined().where(UserSession.user == ctx.principal.user_id), ctx)
+
+
+def all_sessions(ctx: RequestContext, query: str = "") -> list[SessionView]:
+    ctx.require(SESSION_MANAGE)
+    sessions = _joined()
+    if query:
+        sessions = sessions.where(User.username.contains(query.lower()) | User.name.contains(query))
+    audit(ctx, "auth.session.list", object_type="session", details={"query": query})
+    return _views(sessions.limit(500), ctx)
+
+
+def end_session(ctx: RequestContext, session_id: int) -> None:
+    """End one session: one's own, or anyone's with auth.session.manage."""
+    if ctx.principal is None:
+        raise PermissionDenied()
+    session = UserSession.get_or_none(UserSession.id == session_id)
+    if session is None:
+        raise NotFound("会话不存在或已结束")
+    if session.user_id != ctx.principal.user_id and not ctx.principal.can(SESSION_MANAGE):
+        raise PermissionDenied(SESSION_MANAGE, "只能结束自己的会话")
+    if session.ended_at is not None:
+        raise NotFound("会话不存在或已结束")
+    _end([session.id], "revoked")
+    audit(ctx, "auth.session.end", object_type="session", object_id=session.id,
+          details={"owner": session.user_id})
+
