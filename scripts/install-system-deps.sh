@@ -29,8 +29,5 @@ if [ "${1:-}" = "--postgres-only" ]; then
   exit 0
 fi
 
-for script in install-browser.sh install-lab-deps.sh; do
-  if [ -f "$here/$script" ]; then
-    bash "$here/$script"
-  fi
-done
+bash "$here/install-browser.sh"
+bash "$here/install-lab-deps.sh"

@@ -72,8 +72,8 @@ class LiveServer:
 class Client(requests.Session):
     """A browser-like HTTP client: keeps cookies, sends the CSRF token on writes.
 
-    Like `requests`, `get()` follows redirects; writes do not, so a test sees where a form
-    post sends the user (pass allow_redirects=False to a get to see its redirect)."""
+    No request follows redirects unless asked (allow_redirects=True), so a page that bounces
+    to /login can never pass for a 200."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
@@ -90,6 +90,10 @@ class Client(requests.Session):
             kwargs["headers"] = headers
         kwargs.setdefault("allow_redirects", False)
         return super().request(method, url, *args, **kwargs)
+
+    def get(self, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("allow_redirects", False)
+        return self.request("GET", url, **kwargs)
 
 
 @pytest.fixture(scope="session")

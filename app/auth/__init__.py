@@ -42,11 +42,13 @@ def _routes() -> list[tuple[str, type]]:
 def _on_start(application: Any) -> None:
     """Install the session hooks and bring the built-in roles in step with the features."""
     from app.auth import roles, sessions
+    from app.core import events
     from app.core.db import database, run_in_transaction
     from app.core.hooks import hooks
 
     hooks.resolve_session = sessions.resolve_session
     hooks.active_sessions = sessions.active_sessions
+    events.subscribe(events.USER_CREATED, roles.grant_default_role)
     if database.obj is not None:
         run_in_transaction(roles.sync_built_in_roles, application.settings["features"])
 

@@ -335,7 +335,11 @@ def write_user_roles(user_id: int, roles: list[Role], granted_by: int | None) ->
             with UserRole._meta.database.atomic():
                 UserRole.insert(user=user_id, role=role.id, granted_at=now,
                                 granted_by=granted_by).execute()
-        except pw.IntegrityError:
+        except pw.IntegrityError as exc:
+            constraint = getattr(getattr(getattr(exc, "orig", None), "diag", None),
+                                 "constraint_name", None)
+            if constraint != "user_role_one_admin_role":
+                raise
             raise ValidationError({"roles": EXCLUSIVE_MESSAGE}, message=EXCLUSIVE_MESSAGE) \
                 from None
 
@@ -374,7 +378,7 @@ def grant_default_role(ctx: RequestContext, user_id: int) -> bool:
         return False
     sync_built_in_roles()
     staff = Role.get(Role.code == STAFF)
-    write_user_roles(user_id, [staff], ctx.user_id)
+    write_user_roles(user_id, [staff], ctx.user_id or None)
     audit(ctx, "auth.user_role.assign", object_type="user", object_id=user_id,
           details={"before": [], "after": [STAFF], "reason": "new account"})
     return True

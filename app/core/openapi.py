@@ -42,7 +42,7 @@ def _operation(pattern: str, method: str, spec: dict[str, Any]) -> dict[str, Any
         "summary": spec.get("summary", ""),
         "tags": spec.get("tags", []),
         "responses": {
-            "200": {"description": "成功",
+            str(spec.get("status", 200)): {"description": "成功",
                     "content": {"application/json": {"schema": spec.get("response",
                                                                          {"type": "object"})}}},
             "400": {"description": "输入有误",

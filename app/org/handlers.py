@@ -222,7 +222,7 @@ class UserEditHandler(OrgPage):
         try:
             if user_id is None:
                 created = await self.run(service.create_user, self.ctx, data)
-                self.redirect(f"/admin/org/users/{created['id']}?saved=1")
+                self.redirect(f"/admin/org/users/{created['id']}?saved=created")
                 return
             number = self.path_id(user_id)
             await self.run(service.update_user, self.ctx, number, data, False)
@@ -393,7 +393,7 @@ class UsersApi(ApiHandler):
     openapi = {
         "get": {"summary": "人员列表（搜索、筛选、分页）", "tags": ["组织机构"],
                 "query": USER_QUERY, "response": _page_of(_USER)},
-        "post": {"summary": "新建人员", "tags": ["组织机构"], "body": USER_SCHEMA,
+        "post": {"summary": "新建人员", "tags": ["组织机构"], "body": USER_SCHEMA, "status": 201,
                  "response": _USER},
     }
 

@@ -269,7 +269,7 @@ def import_users(ctx: RequestContext, filename: str, rows: list[tuple[int, dict[
                       outcome="failure" if result.errors else "success")
         return result
     for _, data in checked:
-        user = service.insert_user(data)
+        user = service.insert_user(ctx, data)
         result.created.append({"id": user.id, "username": user.username, "name": user.name,
                                "employee_no": user.employee_no})
     result.imported = len(result.created)

@@ -16,6 +16,7 @@ from typing import Any
 
 import peewee as pw
 
+from app.core import events
 from app.core.context import RequestContext
 from app.core.db import database
 from app.core.errors import NotFound, PermissionDenied, ValidationError
@@ -799,7 +800,7 @@ def _save_secondary(user_id: int, primary: int, secondary: list[int]) -> None:
             UserDepartment.insert(user=user_id, department=dept_id).execute()
 
 
-def insert_user(data: dict[str, Any]) -> User:
+def insert_user(ctx: RequestContext, data: dict[str, Any]) -> User:
     full, initials = name_pinyin(data["name"])
     now = _now()
     try:
@@ -815,6 +816,7 @@ def insert_user(data: dict[str, Any]) -> User:
     except pw.IntegrityError:
         raise ValidationError({"username": "用户名或工号已被使用"}) from None
     _save_secondary(user.id, user.department_id, data.get("secondary_department_ids") or [])
+    events.publish(events.USER_CREATED, ctx, user_id=user.id)
     return user
 
 
@@ -824,7 +826,7 @@ def create_user(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     check_user_fields(data, errors, None, allowed)
     if errors:
         raise ValidationError(errors)
-    user = insert_user(data)
+    user = insert_user(ctx, data)
     audit(ctx, "org.user.create", "user", user.id,
           {"username": user.username, "employee_no": user.employee_no,
            "department_id": user.department_id})
