@@ -86,10 +86,15 @@ def serve(
     override_settings(cfg)
     configure_logging()
     prepare_metrics_dir(cfg)
+    from app.core.server import ServeError
     from app.core.server import serve as serve_forever
 
     console.print(f"[bold green]服务地址：http://{cfg.host}:{cfg.port}[/]")
-    serve_forever(cfg)
+    try:
+        serve_forever(cfg)
+    except ServeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
 
 
 @app.command("run")
@@ -102,14 +107,30 @@ def run() -> None:
 
 def _register_optional_commands() -> None:
     from ops_cli import audit_cmd, user_cmd
+    from ops_cli.lab.cli import lab_app
 
     app.add_typer(user_cmd.app, name="user")
     app.add_typer(audit_cmd.app, name="audit")
-    try:
-        from ops_cli.lab.cli import lab_app
-    except ImportError:  # the lab package lands separately
-        return
     app.add_typer(lab_app, name="lab")
 
 
 _register_optional_commands()
+
+
+def main() -> None:
+    """The console script: known operational errors end with a Chinese message, not a trace."""
+    import peewee
+    import psycopg2
+
+    from app.core.migrations import MigrationError
+    from ops_cli.pgcluster import ClusterError
+
+    try:
+        app()
+    except (ClusterError, MigrationError) as exc:
+        console.print(f"[red]错误：{exc}[/]")
+        raise SystemExit(1) from None
+    except (psycopg2.OperationalError, peewee.OperationalError) as exc:
+        console.print(f"[red]无法连接数据库：{str(exc).strip()}[/]")
+        console.print("请检查 OA_DATABASE_URL / OA_MIGRATION_DATABASE_URL 与数据库服务状态。")
+        raise SystemExit(1) from None

@@ -21,6 +21,10 @@ from app.core.config import Settings
 log = logging.getLogger("oa.server")
 
 
+class ServeError(RuntimeError):
+    pass
+
+
 def prepare_metrics_dir(cfg: Settings) -> None:
     directory = Path(cfg.metrics_dir or "var/run/metrics")
     shutil.rmtree(directory, ignore_errors=True)
@@ -34,7 +38,13 @@ def serve(cfg: Settings) -> None:
     from app.features import installed_features
 
     cookie_secret(cfg)  # made once before forking, so every worker shares it
-    sockets = tornado.netutil.bind_sockets(cfg.port, address=cfg.host)
+    try:
+        sockets = tornado.netutil.bind_sockets(cfg.port, address=cfg.host)
+    except OSError as exc:
+        raise ServeError(
+            f"无法监听 {cfg.host}:{cfg.port}：{exc.strerror}。平台可能已在运行；"
+            "可用 --port 或环境变量 OA_PORT 指定其他端口。"
+        ) from None
     processes = cfg.process_count
     log.info("服务启动：http://%s:%s，%d 个进程", cfg.host, cfg.port, processes)
     if processes > 1:
