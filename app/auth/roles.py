@@ -93,6 +93,8 @@ def permission_groups(
 # ---- keeping the built-in roles in step with the declarations --------------------------------
 def sync_built_in_roles(features: Iterable[Feature] | None = None) -> None:
     """Blocking, inside a transaction. Idempotent; see the module doc."""
+    # every worker process runs this at start: one at a time, so none deadlocks another
+    Role._meta.database.execute_sql("SELECT pg_advisory_xact_lock(7201127)")
     declared = declared_permissions(features)
     now = _now()
     for code, (name, description, admin_kind) in BUILT_IN.items():
