@@ -51,3 +51,13 @@ def test_write_without_csrf_token_is_refused(client: Client) -> None:
 def test_cross_site_origin_is_refused_even_with_a_token(client: Client) -> None:
     response = client.post("/logout", headers={"Origin": "http://evil.example"})
     assert response.status_code == 403
+
+
+def test_oversized_body_is_refused_before_any_handler_runs(client: Client) -> None:
+    # Tornado refuses it while reading (400); in production nginx answers 413 first.
+    from app.core.config import settings
+
+    body = b"x" * (settings().max_body_mb * 1024 * 1024 + 1)
+    response = client.post("/api/csrf", data=body,
+                           headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code in (400, 413)
