@@ -30,10 +30,10 @@ run: install
 
 lint: install
 	$(BIN)/ruff check app ops_cli tests
-	$(BIN)/ruff format --check app ops_cli tests
+	cd ansible && ../$(BIN)/ansible-lint -c .ansible-lint
+	$(BIN)/yamllint -c ansible/.yamllint -s ansible inventories
 
-test: install system-deps
-	$(BIN)/ruff check app ops_cli tests
+test: install system-deps lint
 	$(BIN)/pytest
 
 unit: install

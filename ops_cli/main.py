@@ -106,12 +106,13 @@ def run() -> None:
 
 
 def _register_optional_commands() -> None:
-    from ops_cli import audit_cmd, user_cmd
+    from ops_cli import audit_cmd, deploy, user_cmd
     from ops_cli.lab.cli import lab_app
 
     app.add_typer(user_cmd.app, name="user")
     app.add_typer(audit_cmd.app, name="audit")
     app.add_typer(lab_app, name="lab")
+    deploy.register(app)
 
 
 _register_optional_commands()

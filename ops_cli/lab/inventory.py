@@ -30,6 +30,9 @@ def build(settings: LabSettings) -> dict[str, object]:
                 # The lab's package proxy: the hosts have no route out.
                 "lab_package_proxy": settings.proxy_url,
                 "lab_controller_address": str(settings.gateway),
+                # The controller's lab folder: the lab CA and generated secrets live under it
+                # (inventories/lab/group_vars/all.yml), never in the repository.
+                "lab_state_dir": str(settings.state_dir),
             },
             "children": groups,
         }
@@ -40,5 +43,5 @@ def write(settings: LabSettings) -> Path:
     path = settings.inventory_file
     path.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump(build(settings), sort_keys=False, allow_unicode=True)
-    path.write_text(HEADER + body)
+    path.write_text(HEADER + "---\n" + body)
     return path

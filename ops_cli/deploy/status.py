@@ -1,0 +1,80 @@
+"""`oa-ops status -i INVENTORY`: each server's services, the platform's health over HTTPS
+through nginx, the database reached from the application server, the deployed version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops_cli.deploy.paths import DeployError, Project
+from ops_cli.deploy.run import Progress, RunRequest, new_run_dir, run_playbook
+
+console = Console()
+WATCHED = ("ssh", "sshd", "chrony", "chronyd", "postgresql", "postgresql@15-main", "oa-app",
+           "nginx")
+
+
+def _services(progress_events: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for event in progress_events:
+        data = event.get("event_data", {})
+        facts = data.get("res", {}).get("ansible_facts", {}).get("services")
+        if event.get("event") == "runner_on_ok" and facts:
+            states = {
+                name: f"{facts[name + '.service']['state']}/{facts[name + '.service']['status']}"
+                for name in WATCHED if name + ".service" in facts
+            }
+            if "postgresql@15-main" in states:  # Debian: `postgresql` is only an umbrella unit
+                states.pop("postgresql", None)
+            found[data["host"]] = {n: s for n, s in states.items() if not s.endswith("/alias")}
+    return found
+
+
+def _print(services: dict[str, dict[str, str]], progress: Progress) -> bool:
+    healthy = True
+    table = Table(title="服务器与服务状态")
+    for column in ("主机", "服务（运行状态/开机启动）"):
+        table.add_column(column)
+    for host, states in sorted(services.items()):
+        text = "  ".join(f"[{'green' if s.startswith('running') else 'red'}]{n}={s}[/]"
+                         for n, s in states.items())
+        healthy &= all(s.startswith("running") or n.startswith("chrony") for n, s in states.items())
+        table.add_row(host, text)
+    console.print(table)
+    for host, info in (progress.custom_stats.get("platform") or {}).items():
+        ok = info.get("health") == 200
+        healthy &= ok
+        database = info.get("database") or "[red]不可达[/]"
+        console.print(f"{host}：HTTPS /healthz {'[green]正常[/]' if ok else '[red]异常[/]'}"
+                      f"（{info.get('health')}），数据库 {database}，"
+                      f"版本 {info.get('version') or '-'}", highlight=False)
+    return healthy
+
+
+def status(
+    inventory: Path = typer.Option(..., "--inventory", "-i", help="主机清单目录"),
+    limit: str = typer.Option(None, "--limit", "-l", help="只查看这些主机或组"),
+) -> None:
+    """查看每台服务器的服务、平台健康（经 nginx 的 HTTPS）、数据库连通与已部署版本。"""
+    from ops_cli.deploy.cli import _check_inventory
+
+    try:
+        project = Project.locate()
+        in_lab = _check_inventory(inventory)
+    except DeployError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    events: list[dict[str, Any]] = []
+    rc, progress = run_playbook(RunRequest(
+        ansible_dir=project.ansible_dir, playbook="status.yml", inventory=inventory,
+        run_dir=new_run_dir(project.runs_dir), in_lab=in_lab, extravars={}, cmdline=[],
+        limit=limit), console, on_event=events.append)
+    healthy = _print(_services(events), progress)
+    if rc != 0 or progress.failures or not healthy:
+        console.print("[bold red]存在异常。[/]")
+        raise typer.Exit(1)
+    console.print("[bold green]全部正常。[/]")
