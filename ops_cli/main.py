@@ -105,17 +105,18 @@ def run() -> None:
     serve(port=None, workers=None)
 
 
-def _register_optional_commands() -> None:
-    from ops_cli import audit_cmd, deploy, user_cmd
+def _register_command_groups() -> None:
+    from ops_cli import audit_cmd, deploy, org_cmd, user_cmd
     from ops_cli.lab.cli import lab_app
 
+    app.add_typer(org_cmd.app, name="org")
     app.add_typer(user_cmd.app, name="user")
     app.add_typer(audit_cmd.app, name="audit")
     app.add_typer(lab_app, name="lab")
     deploy.register(app)
 
 
-_register_optional_commands()
+_register_command_groups()
 
 
 def main() -> None:

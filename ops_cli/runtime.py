@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import typer
 from rich.console import Console
 
 from app.core.config import Settings, override_settings, settings
 from ops_cli.pgcluster import ClusterError, LocalCluster
 
 console = Console()
+T = TypeVar("T")
 EMBEDDED_ROOT = Path("var/pg")
 
 
@@ -56,3 +60,20 @@ def open_database(cfg: Settings) -> None:
     from app.core.db import init_database
 
     init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+
+
+def run_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Open the database, run `fn` as one transaction, close; a domain error (bad input,
+    unknown object) ends the command with its Chinese message and exit code 1."""
+    from app.core.db import close_database, run_in_transaction
+    from app.core.errors import DomainError, ValidationError
+
+    open_database(resolved_settings())
+    try:
+        return run_in_transaction(fn, *args, **kwargs)
+    except DomainError as error:
+        details = "；".join(error.fields.values()) if isinstance(error, ValidationError) else ""
+        console.print(f"[red]失败：{details or error.message}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        close_database()

@@ -8,12 +8,11 @@ Every command is audited with the source "cli".
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import typer
 
-from ops_cli.runtime import console, open_database, resolved_settings
+from ops_cli.runtime import console, run_transaction
 
 app = typer.Typer(help="用户账号：创建、重置密码、解锁、停用（均记入审计日志）。",
                   no_args_is_help=True)
@@ -26,23 +25,6 @@ def _ctx() -> Any:
 
     return RequestContext(principal=None, ip="cli", request_id="oa-ops-user",
                           user_agent=f"oa-ops ({getpass.getuser()})")
-
-
-def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Open the database, run one transaction, close; domain errors become a clear exit."""
-    from app.core.db import close_database, run_in_transaction
-    from app.core.errors import DomainError, ValidationError
-
-    cfg = resolved_settings()
-    open_database(cfg)
-    try:
-        return run_in_transaction(fn, *args, **kwargs)
-    except DomainError as error:
-        details = "；".join(error.fields.values()) if isinstance(error, ValidationError) else ""
-        console.print(f"[red]失败：{details or error.message}[/]")
-        raise typer.Exit(1) from None
-    finally:
-        close_database()
 
 
 def _password_from(stdin: bool, username: str) -> tuple[str, bool]:
@@ -81,8 +63,8 @@ def create(
 
     password, generated = _password_from(password_stdin, username)
     password_hash = passwords.hash_password(password)
-    user_id = _run(service.operator_create_user, _ctx(), username, name, department, list(role),
-                   password_hash, employee_no, True)
+    user_id = run_transaction(service.operator_create_user, _ctx(), username, name, department,
+                              list(role), password_hash, employee_no, True)
     console.print(f"[green]已创建用户 {username}（编号 {user_id}）[/]")
     _show_initial(username, password, generated)
 
@@ -97,7 +79,8 @@ def reset_password(
     from app.auth import passwords, service
 
     password, generated = _password_from(password_stdin, username)
-    _run(service.operator_reset_password, _ctx(), username, passwords.hash_password(password))
+    run_transaction(service.operator_reset_password, _ctx(), username,
+                    passwords.hash_password(password))
     console.print(f"[green]已重置 {username} 的密码[/]")
     _show_initial(username, password, generated)
 
@@ -107,7 +90,7 @@ def unlock(username: str = typer.Argument(..., help="用户名")) -> None:
     """解除因连续登录失败造成的锁定。"""
     from app.auth import service
 
-    _run(service.operator_unlock, _ctx(), username)
+    run_transaction(service.operator_unlock, _ctx(), username)
     console.print(f"[green]已解锁 {username}[/]")
 
 
@@ -116,5 +99,5 @@ def disable(username: str = typer.Argument(..., help="用户名")) -> None:
     """停用账号并结束其全部会话。"""
     from app.auth import service
 
-    _run(service.operator_disable, _ctx(), username)
+    run_transaction(service.operator_disable, _ctx(), username)
     console.print(f"[green]已停用 {username}，其会话已全部结束[/]")

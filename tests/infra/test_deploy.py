@@ -253,13 +253,8 @@ def test_login_over_https_reaches_the_portal(
 ) -> None:
     app = lab_host("app")
     username = f"deploy{int(time.time()) % 100000}"
-    department = app.run(
-        "/opt/oa/venv/bin/python -c \"import psycopg2; from app.core.config import settings; "
-        "from app.core.db import connect_params; "
-        "c = psycopg2.connect(**connect_params(settings().database_url)); cur = c.cursor(); "
-        "cur.execute(\\\"INSERT INTO department (name, doc_code) VALUES ('部署验证科', '验') "
-        "ON CONFLICT DO NOTHING\\\"); c.commit()\"")
-    assert department.rc == 0, department.stderr
+    department = app.run("/opt/oa/venv/bin/oa-ops org department create 部署验证科 --doc-code 验")
+    assert department.rc == 0 or "已有同名部门" in department.stdout, department.stdout
     initial = "Initial#2026pass"
     created = app.run(f"echo {shlex.quote(initial)} | /opt/oa/venv/bin/oa-ops user create "
                       f"{username} 部署验证 部署验证科 --role staff --password-stdin")
