@@ -6,6 +6,7 @@ from app.core.features import Feature
 
 
 def installed_features() -> list[Feature]:
-    from app import audit, auth, org, portal
+    from app import audit, auth, documents, org, portal, workflow
 
-    return [org.feature, audit.feature, auth.feature, portal.feature]
+    return [org.feature, audit.feature, auth.feature, portal.feature, workflow.feature,
+            documents.feature]

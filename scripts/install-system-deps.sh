@@ -30,4 +30,5 @@ if [ "${1:-}" = "--postgres-only" ]; then
 fi
 
 bash "$here/install-browser.sh"
+bash "$here/install-fonts.sh"
 bash "$here/install-lab-deps.sh"

@@ -117,7 +117,8 @@ def sync_built_in_roles(features: Iterable[Feature] | None = None) -> None:
     if new:
         PermissionCatalog.insert_many(
             [{"code": c, "first_seen_at": now} for c in new]).on_conflict_ignore().execute()
-        business = [c for c in new if declared[c].duty == Duty.BUSINESS]
+        business = [c for c in new
+                    if declared[c].duty == Duty.BUSINESS and declared[c].staff_default]
         if business:
             RolePermission.insert_many(
                 [{"role": roles[STAFF].id, "permission": c, "scope": STAFF_SCOPE.value}

@@ -49,6 +49,9 @@ class Permission:
     code: str
     title: str
     duty: Duty = Duty.BUSINESS
+    # A business permission every staff member needs is offered to 普通用户 when first seen;
+    # one that reaches beyond a person's own work (e.g. seeing all 公文) is granted deliberately.
+    staff_default: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class NavItem:
     url: str
     permission: str | None = None  # None: every signed-in user
     order: int = 100
+    badge_url: str | None = None  # JSON {"count": n}, fetched by app.js to badge the item
 
 
 @dataclass(frozen=True)

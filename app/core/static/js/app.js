@@ -40,9 +40,26 @@
     if (img) img.src = img.dataset.refresh + "?t=" + Date.now();
   });
 
+  // <a data-badge-url="/api/...">: a count badge from the same query as the page it opens.
+  async function refreshBadges() {
+    for (const link of document.querySelectorAll("a[data-badge-url]")) {
+      const answer = await api("GET", link.dataset.badgeUrl);
+      if (!answer.ok || !answer.data) continue;
+      let badge = link.querySelector(".nav-badge");
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "badge danger nav-badge";
+        link.appendChild(badge);
+      }
+      badge.textContent = String(answer.data.count);
+      badge.classList.toggle("hidden", !answer.data.count);
+    }
+  }
+  refreshBadges();
+
   if ("serviceWorker" in navigator && location.protocol !== "file:") {
     navigator.serviceWorker.register("/sw.js").catch(function () { /* optional */ });
   }
 
-  window.oa = {api: api, cookie: cookie};
+  window.oa = {api: api, cookie: cookie, refreshBadges: refreshBadges};
 })();

@@ -1,0 +1,221 @@
+"""Archiving (DA/T 22-2015): the 档号, the archived files, and the archival package.
+
+档号 = 全宗号—门类代码·年度—保管期限—机构(问题)代码—件号, e.g. X001-WS·2026-Y-BGS-0001:
+全宗号 from the settings (OA_FONDS_CODE), 门类代码 WS (文书), 年度 the year of the 成文日期,
+保管期限 Y (永久) / D30 (30年) / D10 (10年), 机构代码 the drafting department's Latin code (set in
+doc_archive_org_code, else the pinyin initials of its short name: 办公室 → BGS), 件号 four
+digits, gapless per (全宗, 年度, 期限, 机构) through the same counters as the 发文字号.
+
+The archived PDF and every file's current version are copied into the store under new names
+with their SHA-256, so later edits elsewhere never change what was archived.
+`export_package` gives the item as a zip: metadata.json, metadata.xml, the files, and
+manifest-sha256.txt listing every other member's SHA-256 (sha256sum format).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from app.audit.service import record
+from app.core.context import RequestContext
+from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.documents import access, numbering, storage
+from app.documents.config import doc_settings
+from app.documents.constants import ARCHIVE_CATEGORY, RETENTIONS
+from app.documents.dates import local_today, now
+from app.documents.models import (
+    ArchiveFile,
+    ArchiveItem,
+    ArchiveOrgCode,
+    DocFile,
+    FileVersion,
+    OutgoingDocument,
+)
+from app.org.models import Department
+from app.org.names import name_pinyin
+
+MANIFEST = "manifest-sha256.txt"
+ARCHIVABLE = {"sealed", "distributed"}
+
+
+def org_code(dept: Department) -> str:
+    row = ArchiveOrgCode.get_or_none(ArchiveOrgCode.department == dept.id)
+    if row:
+        return row.code
+    _, initials = name_pinyin(dept.short_name or dept.name)
+    code = "".join(ch for ch in initials.upper() if ch.isalnum())[:10]
+    return code or f"D{dept.id}"
+
+
+def default_retention(doc: OutgoingDocument) -> str:
+    """永久 for 重大决定事项, 规范性文件 and 政策法规; 30年 for the weightier types; else 10年."""
+    if doc.is_major_decision or doc.is_normative or doc.is_policy:
+        return "Y"
+    if doc.doc_type in {"决议", "决定", "命令", "公报", "请示", "报告", "批复", "纪要"}:
+        return "D30"
+    return "D10"
+
+
+def archive_number(fonds: str, year: int, retention: str, org: str, item: int) -> str:
+    return f"{fonds}-{ARCHIVE_CATEGORY}·{year}-{retention}-{org}-{item:04d}"
+
+
+def _copy_into_archive(archive_id: int, role: str, name: str, data: bytes,
+                       kind: str) -> dict[str, Any]:
+    stored = storage.store(kind, data)
+    digest = hashlib.sha256(data).hexdigest()
+    ArchiveFile.create(archive=archive_id, role=role, name=name, storage_name=stored,
+                       size=len(data), sha256=digest)
+    return {"role": role, "name": name, "size": len(data), "sha256": digest}
+
+
+def _safe_name(text: str) -> str:
+    return "".join("_" if ch in '\\/:*?"<>|\x00' else ch for ch in text)[:120]
+
+
+def archive(ctx: RequestContext, doc_id: int, retention: str | None = None,
+            history: list[dict[str, Any]] | None = None, *, by_flow: bool = False
+            ) -> dict[str, Any]:
+    """Archive a finished 发文: its 档号, metadata, PDF and files (with checksums).
+    `history` is the flow's record of who did what, when (given by the workflow)."""
+    from app.documents.service import document_view, render_pdf
+
+    doc = OutgoingDocument.select().where(OutgoingDocument.id == doc_id).for_update().first()
+    if doc is None:
+        raise NotFound("公文不存在")
+    access.check_clearance(ctx, doc.secrecy)
+    if not by_flow and not access.scope_covers(ctx, access.ADMIN, doc.drafting_department_id):
+        raise PermissionDenied(access.ADMIN, "只有公文管理员可以归档")
+    if ArchiveItem.get_or_none(ArchiveItem.document == doc.id):
+        raise Conflict("该公文已归档")
+    if doc.status not in ARCHIVABLE:
+        raise Conflict("只有已用印或已分发的公文可以归档")
+    retention = retention or default_retention(doc)
+    if retention not in RETENTIONS:
+        raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
+    dept = Department.get_by_id(doc.drafting_department_id)
+    fonds = doc_settings().fonds_code
+    year = (doc.issued_on or local_today()).year
+    org = org_code(dept)
+    item = numbering.take_number("archive", f"{fonds}|{retention}|{org}", year)
+    number = archive_number(fonds, year, retention, org, item)
+    view = document_view(doc)
+    metadata = _metadata(view, number, fonds, year, retention, org, item, history or [])
+    row = ArchiveItem.create(
+        document=doc.id, archive_no=number, fonds_code=fonds, category_code=ARCHIVE_CATEGORY,
+        year=year, retention=retention, org_code=org, item_no=item, title=doc.title,
+        secrecy=doc.secrecy, department=dept.id, metadata=metadata,
+        archived_by=ctx.principal.user_id if ctx.principal else None, archived_at=now())
+    files = [_copy_into_archive(row.id, "output", f"{_safe_name(number)}.pdf",
+                                render_pdf(doc), "pdf")]
+    for f in DocFile.select().where(DocFile.document == doc.id).order_by(DocFile.role.desc(),
+                                                                          DocFile.sort_order):
+        version = FileVersion.get(FileVersion.file == f.id,
+                                  FileVersion.version == f.current_version)
+        data = storage.read(version.storage_name, version.sha256)
+        prefix = "正文" if f.role == "body" else f"附件{f.sort_order}"
+        files.append(_copy_into_archive(row.id, f.role,
+                                        f"{prefix}-{_safe_name(version.original_name)}",
+                                        data, version.kind))
+    OutgoingDocument.update(status="archived", updated_at=now()).where(
+        OutgoingDocument.id == doc.id).execute()
+    record(ctx, "documents.outgoing.archive", object_type="outgoing_document", object_id=doc.id,
+           details={"archive_no": number, "retention": retention})
+    return {"archive_no": number, "retention": retention, "files": files}
+
+
+def _metadata(view: dict[str, Any], number: str, fonds: str, year: int, retention: str,
+              org: str, item: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+    def text(value: Any) -> Any:
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    return {
+        "档号": number, "全宗号": fonds, "门类代码": ARCHIVE_CATEGORY, "年度": year,
+        "保管期限": RETENTIONS[retention], "保管期限代码": retention, "机构代码": org, "件号": item,
+        "题名": view["title"], "文号": view["doc_number"] or "",
+        "责任者": view["issuing_authority"],
+        "文种": view["doc_type"], "密级": view["secrecy_title"],
+        "保密期限": view["secrecy_mark"], "紧急程度": view["urgency"],
+        "成文日期": text(view["issued_on"]), "签发人": view["signer_name"],
+        "主送": view["main_to"], "抄送": view["cc"], "主题词": view["keywords"],
+        "公文信息属性": view["disclosure_title"], "拟稿部门": view["department_name"],
+        "拟稿人": view["drafter_name"], "流水号": view["serial_no"],
+        "意见": [{"类别": o["kind_title"], "部门": o["department_name"], "人员": o["user_name"],
+                "时间": text(o["at"]), "内容": o["text"]} for o in view["opinions"]],
+        "流程记录": history,
+    }
+
+
+def _item_or_404(ctx: RequestContext, doc_id: int) -> ArchiveItem:
+    item = ArchiveItem.get_or_none(ArchiveItem.document == doc_id)
+    if item is None:
+        raise NotFound("该公文尚未归档")
+    access.check_clearance(ctx, item.secrecy)
+    doc = OutgoingDocument.get_by_id(doc_id)
+    if not access.can_view_outgoing(ctx, doc):
+        raise PermissionDenied(message="您无权查阅该档案")
+    return item
+
+
+def _xml(metadata: dict[str, Any]) -> bytes:
+    root = ET.Element("档案")
+
+    def add(parent: ET.Element, key: str, value: Any) -> None:
+        if isinstance(value, list):
+            holder = ET.SubElement(parent, key)
+            for entry in value:
+                add(holder, "条目", entry)
+        elif isinstance(value, dict):
+            holder = ET.SubElement(parent, key)
+            for k, v in value.items():
+                add(holder, k, v)
+        else:
+            ET.SubElement(parent, key).text = "" if value is None else str(value)
+
+    for key, value in metadata.items():
+        add(root, key, value)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def export_package(ctx: RequestContext, doc_id: int) -> bytes:
+    """The archival package of an archived 发文 as zip bytes (verified checksums)."""
+    item = _item_or_404(ctx, doc_id)
+    stored = list(ArchiveFile.select().where(ArchiveFile.archive == item.id)
+                  .order_by(ArchiveFile.id))
+    # the archive row is insert-only; its file list lives in doc_archive_file
+    metadata = {**item.metadata, "文件": [
+        {"类别": f.role, "名称": f"files/{f.name}", "大小": f.size, "SHA256": f.sha256}
+        for f in stored]}
+    members: dict[str, bytes] = {
+        "metadata.json": json.dumps(metadata, ensure_ascii=False, indent=2).encode(),
+        "metadata.xml": _xml(metadata),
+    }
+    for f in stored:
+        members[f"files/{f.name}"] = storage.read(f.storage_name, f.sha256)
+    manifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                       for name, data in members.items())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as package:
+        for name, data in members.items():
+            package.writestr(name, data)
+        package.writestr(MANIFEST, manifest)
+    record(ctx, "documents.archive.export", object_type="outgoing_document", object_id=doc_id,
+           details={"archive_no": item.archive_no})
+    return buffer.getvalue()
+
+
+def archive_info(ctx: RequestContext, doc_id: int) -> dict[str, Any] | None:
+    """The 档号 and files of an archived document, or None (for the document page)."""
+    item = ArchiveItem.get_or_none(ArchiveItem.document == doc_id)
+    if item is None:
+        return None
+    return {"archive_no": item.archive_no, "retention": RETENTIONS[item.retention],
+            "archived_at": item.archived_at,
+            "files": [{"name": f.name, "sha256": f.sha256, "size": f.size}
+                      for f in ArchiveFile.select().where(ArchiveFile.archive == item.id)]}

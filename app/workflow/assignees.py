@@ -1,0 +1,80 @@
+"""Who handles a node: a task node's handler rule resolved to active users, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from app.auth.models import Role, UserRole
+from app.org.models import User, UserDepartment
+from app.org.service import leader_of
+
+
+def _active(ids: Iterable[int]) -> list[int]:
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    if not wanted:
+        return []
+    active = {u.id for u in User.select(User.id).where(User.id.in_(wanted)
+                                                        & (User.status == "active"))}
+    return [i for i in wanted if i in active]
+
+
+def _ordered(query) -> list[int]:
+    return [u.id for u in query.where(User.status == "active").order_by(User.sort_order, User.id)]
+
+
+def own_leader(user_id: int) -> int | None:
+    """The leader of the user's department; a leader's own leader is the one above."""
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        return None
+    leader = leader_of(user.department_id)
+    if leader == user_id:
+        parent = user.department.parent_id
+        leader = leader_of(parent) if parent else None
+    return leader
+
+
+def _ids(value: Any) -> list[int]:
+    items = value if isinstance(value, list) else [value]
+    result: list[int] = []
+    for item in items:
+        try:
+            result.append(int(item))
+        except (TypeError, ValueError):
+            continue
+    return result
+
+
+def resolve(rule: dict[str, Any], *, initiator_id: int, initiator_dept_id: int | None,
+            previous_actor_id: int | None, form: dict[str, Any]) -> list[int]:
+    kind = rule.get("kind")
+    if kind == "user":
+        return _active(rule.get("users", []))
+    if kind == "role":
+        query = (User.select(User.id).join(UserRole, on=(UserRole.user == User.id))
+                 .join(Role, on=(Role.id == UserRole.role)).where(Role.code == rule.get("role")))
+        return _ordered(query)
+    if kind == "position":
+        query = User.select(User.id).where(User.position == rule.get("position"))
+        if rule.get("scope") == "initiator_department":
+            query = query.where(User.department == initiator_dept_id)
+        return _ordered(query)
+    if kind == "department":
+        dept = rule.get("department")
+        secondary = UserDepartment.select(UserDepartment.user).where(
+            UserDepartment.department == dept)
+        return _ordered(User.select(User.id).where((User.department == dept)
+                                                   | User.id.in_(secondary)))
+    if kind == "initiator_leader":
+        leader = own_leader(initiator_id)
+        return _active([leader] if leader else [])
+    if kind == "previous_leader":
+        leader = own_leader(previous_actor_id or initiator_id)
+        return _active([leader] if leader else [])
+    if kind == "form_field":
+        values = _ids(form.get(rule.get("field"), []))
+        if rule.get("target") == "department_leaders":
+            return _active(x for d in values if (x := leader_of(d)))
+        return _active(values)
+    return []

@@ -1,0 +1,441 @@
+"""Reading the workflow: the todo centre's lists, task and instance views, common phrases,
+delegations, and the portal widgets. Blocking functions, each inside one unit of work.
+
+The badge and the 待办 list come from ONE query builder (`todo_query`): `todo_count` is that
+query's COUNT and `todo_list` pages through that same query, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import peewee as pw
+
+from app.audit.service import record
+from app.core.context import RequestContext
+from app.core.errors import NotFound, PermissionDenied, ValidationError
+from app.org.models import User
+from app.workflow import engine
+from app.workflow.models import (
+    ACTION_TITLES,
+    INSTANCE_STATUS_TITLES,
+    TASK_STATUS_TITLES,
+    URGENCY_TITLES,
+    Definition,
+    Delegation,
+    History,
+    Instance,
+    NodeRun,
+    Phrase,
+    Task,
+)
+
+PAGE_SIZE = 20
+MAX_PHRASES = 50
+
+
+def _uid(ctx: RequestContext) -> int:
+    if ctx.user_id is None:
+        raise PermissionDenied(message="请先登录")
+    return ctx.user_id
+
+
+def _names(ids: set[int]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(User.select(User.id, User.name).where(User.id.in_(list(ids))).tuples())
+
+
+def overdue_condition(at: dt.datetime | None = None) -> pw.Expression:
+    """Open and past its due time: the red rows, and the statistics' overdue count."""
+    return (Task.status == "open") & Task.due_at.is_null(False) & (Task.due_at < (at or
+                                                                                   engine.now()))
+
+
+# ---- filters -----------------------------------------------------------------------------------
+def _filters(raw: Mapping[str, Any]) -> dict[str, Any]:
+    q = str(raw.get("q") or "").strip()[:100]
+    urgency = str(raw.get("urgency") or "")
+    if urgency and urgency not in {"0", "1", "2"}:
+        raise ValidationError({"urgency": "紧急程度只能是：普通、加急、特急"})
+    flow = str(raw.get("flow") or "").strip()[:40]
+    status = str(raw.get("status") or "")
+    overdue = str(raw.get("overdue") or "") in {"1", "true", "on"}
+    try:
+        page = max(1, min(10_000, int(raw.get("page") or 1)))
+    except ValueError:
+        raise ValidationError({"page": "页码必须是整数"}) from None
+    return {"q": q, "urgency": int(urgency) if urgency else None, "flow": flow,
+            "status": status, "overdue": overdue, "page": page}
+
+
+def _instance_filters(query: pw.ModelSelect, f: dict[str, Any]) -> pw.ModelSelect:
+    if f["q"]:
+        query = query.where(Instance.title.contains(f["q"]))
+    if f["urgency"] is not None:
+        query = query.where(Instance.urgency == f["urgency"])
+    if f["flow"]:
+        query = query.where(Instance.flow_code == f["flow"])
+    return query
+
+
+def _with_instance() -> pw.ModelSelect:
+    return Task.select(Task, Instance).join(Instance, on=(Instance.id == Task.instance_id),
+                                            attr="inst")
+
+
+def todo_query(user_id: int, f: dict[str, Any] | None = None) -> pw.ModelSelect:
+    """My open tasks on running instances: THE query of the 待办 list and its badge."""
+    f = f or _filters({})
+    query = (_with_instance()
+             .where((Task.assignee_id == user_id) & (Task.status == "open")
+                    & (Task.kind != "circulate") & (Instance.status == "running")))
+    query = _instance_filters(query, f)
+    if f["overdue"]:
+        query = query.where(overdue_condition())
+    return query
+
+
+def todo_count(ctx: RequestContext) -> int:
+    """The nav badge: the count of exactly the rows the 待办 list shows unfiltered."""
+    return todo_query(_uid(ctx)).count()
+
+
+def _task_item(task: Task, names: dict[int, str], at: dt.datetime) -> dict[str, Any]:
+    inst: Instance | None = getattr(task, "inst", None)
+    return {
+        "task_id": task.id, "instance_id": task.instance_id, "node_key": task.node_key,
+        "node_name": task.node_name, "kind": task.kind, "status": task.status,
+        "status_title": TASK_STATUS_TITLES.get(task.status, task.status),
+        "action": task.action, "action_title": ACTION_TITLES.get(task.action or "", ""),
+        "comment": task.comment, "created_at": task.created_at, "due_at": task.due_at,
+        "acted_at": task.acted_at, "urge_count": task.urge_count,
+        "overdue": bool(task.status == "open" and task.due_at and task.due_at < at),
+        "delegated_from": names.get(task.original_assignee_id or 0, ""),
+        "title": inst.title if inst else "", "urgency": inst.urgency if inst else 0,
+        "urgency_title": URGENCY_TITLES.get(inst.urgency if inst else 0, "普通"),
+        "flow_code": inst.flow_code if inst else "",
+        "initiator": names.get(inst.initiator_id, "") if inst else "",
+        "instance_status": inst.status if inst else "",
+        "instance_status_title": INSTANCE_STATUS_TITLES.get(inst.status, "") if inst else "",
+    }
+
+
+def _page(query: pw.ModelSelect, f: dict[str, Any], order: list[Any]) -> tuple[list[Task], int]:
+    total = query.count()
+    rows = list(query.order_by(*order).paginate(f["page"], PAGE_SIZE))
+    return rows, total
+
+
+def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
+               order: list[Any], audit_action: str) -> dict[str, Any]:
+    rows, total = _page(query, f, order)
+    names = _names({r.original_assignee_id or 0 for r in rows}
+                   | {r.inst.initiator_id for r in rows})
+    at = engine.now()
+    items = [_task_item(r, names, at) for r in rows]
+    record(ctx, audit_action, object_type="wf_task",
+           details={"filters": {k: v for k, v in f.items() if v not in (None, "", False)},
+                    "count": len(items)})
+    return {"items": items, "total": total, "page": f["page"], "page_size": PAGE_SIZE,
+            "pages": max(1, -(-total // PAGE_SIZE)), "filters": f}
+
+
+_URGENT_FIRST = [Instance.urgency.desc()]
+
+
+def todo_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """待办: urgency first, then the overdue and the soonest due."""
+    f = _filters(raw)
+    query = todo_query(_uid(ctx), f)
+    order = [*_URGENT_FIRST, Task.due_at.asc(nulls="LAST"), Task.created_at.desc()]
+    result = _task_list(ctx, query, f, order, "workflow.todo.list")
+    result["count"] = todo_count(ctx)  # the badge; equals `total` when nothing is filtered
+    return result
+
+
+def done_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """已办: what I acted on (approved, returned, transferred…), newest first."""
+    f = _filters(raw)
+    query = (_with_instance()
+             .where((Task.assignee_id == _uid(ctx)) & Task.status.in_(["done", "transferred"])
+                    & (Task.kind != "circulate")))
+    query = _instance_filters(query, f)
+    if f["status"] in INSTANCE_STATUS_TITLES:
+        query = query.where(Instance.status == f["status"])
+    return _task_list(ctx, query, f, [Task.acted_at.desc(), Task.id.desc()],
+                      "workflow.done.list")
+
+
+def circulate_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """传阅: circulation copies sent to me; unread first."""
+    f = _filters(raw)
+    query = (_with_instance()
+             .where((Task.assignee_id == _uid(ctx)) & (Task.kind == "circulate")
+                    & Task.status.in_(["open", "done"])))
+    query = _instance_filters(query, f)
+    if f["status"] == "unread":
+        query = query.where(Task.status == "open")
+    elif f["status"] == "read":
+        query = query.where(Task.status == "done")
+    order = [Task.status.desc(), *_URGENT_FIRST, Task.created_at.desc()]
+    return _task_list(ctx, query, f, order, "workflow.circulate.list")
+
+
+def mine_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """我发起的: instances I started, running first, urgency first."""
+    f = _filters(raw)
+    query = Instance.select().where(Instance.initiator_id == _uid(ctx))
+    query = _instance_filters(query, f)
+    if f["status"] in INSTANCE_STATUS_TITLES:
+        query = query.where(Instance.status == f["status"])
+    total = query.count()
+    rows = list(query.order_by((Instance.status == "running").desc(), Instance.urgency.desc(),
+                               Instance.started_at.desc()).paginate(f["page"], PAGE_SIZE))
+    items = [_instance_item(i) for i in rows]
+    record(ctx, "workflow.mine.list", object_type="wf_instance",
+           details={"count": len(items)})
+    return {"items": items, "total": total, "page": f["page"], "page_size": PAGE_SIZE,
+            "pages": max(1, -(-total // PAGE_SIZE)), "filters": f}
+
+
+def _instance_item(inst: Instance) -> dict[str, Any]:
+    graph = engine.graph_of(inst.definition_id)
+    return {"instance_id": inst.id, "title": inst.title, "flow_code": inst.flow_code,
+            "flow_name": graph.data.get("name", inst.flow_code),
+            "business_type": inst.business_type, "business_id": inst.business_id,
+            "urgency": inst.urgency, "urgency_title": URGENCY_TITLES.get(inst.urgency, "普通"),
+            "status": inst.status, "status_title": INSTANCE_STATUS_TITLES[inst.status],
+            "current": [graph.nodes[k]["name"] for k in inst.current_nodes
+                        if k in graph.nodes],
+            "started_at": inst.started_at, "finished_at": inst.finished_at}
+
+
+# ---- one instance / one task ---------------------------------------------------------------------
+def _history_items(inst: Instance) -> list[dict[str, Any]]:
+    rows = list(History.select().where(History.instance_id == inst.id).order_by(History.id))
+    names = _names({r.actor_id or 0 for r in rows})
+    return [{"at": r.created_at, "actor": names.get(r.actor_id or 0, "系统"),
+             "actor_id": r.actor_id, "action": r.action,
+             "action_title": ACTION_TITLES.get(r.action, r.action), "node_name": r.node_name,
+             "node_key": r.node_key, "comment": r.comment, "ip": r.ip, "details": r.details}
+            for r in rows]
+
+
+def node_states(inst: Instance) -> dict[str, str]:
+    """node key -> done / current / rejected, for the diagram (others are pending)."""
+    states: dict[str, str] = {}
+    for run in NodeRun.select().where(NodeRun.instance_id == inst.id).order_by(NodeRun.id):
+        if run.status == "done":
+            states[run.node_key] = "done"
+        elif run.status == "rejected":
+            states[run.node_key] = "rejected"
+        elif run.status == "cancelled" and states.get(run.node_key) == "current":
+            states.pop(run.node_key)
+    for key in inst.current_nodes:
+        states[key] = "current"
+    return states
+
+
+def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
+    inst = engine.visible_instance(ctx, instance_id)
+    graph = engine.graph_of(inst.definition_id)
+    tasks = list(Task.select().where(Task.instance_id == inst.id).order_by(Task.id))
+    names = _names({t.assignee_id for t in tasks} | {t.original_assignee_id or 0 for t in tasks}
+                   | {inst.initiator_id})
+    at = engine.now()
+    definition = Definition.get_by_id(inst.definition_id)
+    view = {
+        **_instance_item(inst),
+        "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,
+        "version": definition.version, "form": inst.form,
+        "fields": list(graph.fields.values()),
+        "history": _history_items(inst),
+        "tasks": [{**_task_item(t, names, at), "assignee": names.get(t.assignee_id, ""),
+                   "assignee_id": t.assignee_id} for t in tasks if t.kind != "circulate"],
+        "receipts": [{"task_id": t.id, "reader": names.get(t.assignee_id, ""),
+                      "read_at": t.acted_at, "sent_at": t.created_at,
+                      "read": t.status == "done"} for t in tasks if t.kind == "circulate"],
+        "can_urge": inst.status == "running" and (
+            inst.initiator_id == ctx.user_id or engine.monitors(ctx, inst)
+            or any(t.assignee_id == ctx.user_id and t.status == "done" for t in tasks)),
+        "can_terminate": inst.status == "running" and engine.monitors(ctx, inst),
+        "recallable": _recallable(inst, tasks, ctx.user_id),
+        "parent_instance_id": inst.parent_instance_id,
+        "children": [c.id for c in Instance.select(Instance.id).where(
+            Instance.parent_instance_id == inst.id)],
+    }
+    record(ctx, "workflow.instance.read", object_type="wf_instance", object_id=inst.id)
+    return view
+
+
+def _recallable(inst: Instance, tasks: list[Task], user_id: int | None) -> int | None:
+    """My most recent task that 撤回 would take back now, if any."""
+    mine = [t for t in tasks if t.assignee_id == user_id and t.status == "done"
+            and t.action in {"approve", "submit"}]
+    for task in sorted(mine, key=lambda t: t.acted_at or t.created_at, reverse=True)[:1]:
+        if engine.recall_problem(inst, task) is None:
+            return task.id
+    return None
+
+
+def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
+    task = Task.get_or_none(Task.id == task_id)
+    if task is None:
+        raise NotFound("待办不存在")
+    view = instance_view(ctx, task.instance_id)
+    inst = Instance.get_by_id(task.instance_id)
+    graph = engine.graph_of(inst.definition_id)
+    mine = task.assignee_id == ctx.user_id
+    is_open = mine and task.status == "open" and (inst.status == "running"
+                                                  or task.kind == "circulate")
+    node = graph.nodes.get(task.node_key, {})
+    names = _names({task.original_assignee_id or 0, task.assignee_id})
+    operations = []
+    if is_open and task.kind == "circulate":
+        operations = ["read"]
+    elif is_open and task.kind == "draft":
+        operations = ["approve", "transfer"]
+    elif is_open and task.kind == "addsign":
+        operations = ["approve", "reject", "transfer"]
+    elif is_open:
+        operations = ["approve", "reject", "return", "transfer", "addsign"]
+    run = NodeRun.get_by_id(task.run_id)
+    editable = [] if not is_open or task.kind == "circulate" else (
+        [f for f in graph.fields.values() if f["key"] not in _opinions(graph)]
+        if task.kind == "draft" else
+        [graph.fields[k] for k in node.get("editable", []) if k in graph.fields])
+    view["task"] = {
+        **_task_item(task, names, engine.now()), "mine": mine, "operations": operations,
+        "assignee": names.get(task.assignee_id, ""),
+        "return_targets": engine.return_targets(inst, graph, run) if "return" in operations
+        else [],
+        "editable": editable, "node": node,
+    }
+    view["phrases"] = [p["text"] for p in list_phrases(ctx)] if is_open else []
+    return view
+
+
+def _opinions(graph) -> set[str]:
+    from app.workflow.forms import opinion_fields
+
+    return opinion_fields(graph)
+
+
+# ---- common phrases (常用意见) ------------------------------------------------------------------
+DEFAULT_PHRASES = ("同意。", "拟同意，请领导审批。", "请按规定办理。", "已阅。")
+
+
+def list_phrases(ctx: RequestContext) -> list[dict[str, Any]]:
+    rows = list(Phrase.select().where(Phrase.user_id == _uid(ctx))
+                .order_by(Phrase.sort_order, Phrase.id))
+    if not rows:
+        return [{"id": None, "text": text} for text in DEFAULT_PHRASES]
+    return [{"id": p.id, "text": p.text} for p in rows]
+
+
+def add_phrase(ctx: RequestContext, text: str) -> dict[str, Any]:
+    user_id = _uid(ctx)
+    text = (text or "").strip()
+    if not text or len(text) > 200 or "\n" in text:
+        raise ValidationError({"text": "常用意见应为1至200个字符的一行文字"})
+    if Phrase.select().where(Phrase.user_id == user_id).count() >= MAX_PHRASES:
+        raise ValidationError({"text": f"常用意见最多{MAX_PHRASES}条"})
+    order = (Phrase.select(pw.fn.MAX(Phrase.sort_order)).where(Phrase.user_id == user_id)
+             .scalar() or 0) + 1
+    Phrase.insert(user_id=user_id, text=text, sort_order=order,
+                  created_at=engine.now()).on_conflict_ignore().execute()
+    record(ctx, "workflow.phrase.add", object_type="wf_phrase")
+    return {"text": text}
+
+
+def delete_phrase(ctx: RequestContext, phrase_id: int) -> None:
+    deleted = Phrase.delete().where((Phrase.id == phrase_id)
+                                    & (Phrase.user_id == _uid(ctx))).execute()
+    if not deleted:
+        raise NotFound("常用意见不存在")
+    record(ctx, "workflow.phrase.delete", object_type="wf_phrase", object_id=phrase_id)
+
+
+# ---- delegation (委托) --------------------------------------------------------------------------
+def list_delegations(ctx: RequestContext) -> list[dict[str, Any]]:
+    user_id = _uid(ctx)
+    rows = list(Delegation.select().where((Delegation.user_id == user_id)
+                                          | (Delegation.delegate_id == user_id))
+                .order_by(Delegation.start_date.desc(), Delegation.id.desc()))
+    names = _names({r.user_id for r in rows} | {r.delegate_id for r in rows})
+    today = engine.today()
+    record(ctx, "workflow.delegation.list", object_type="wf_delegation")
+    return [{"id": r.id, "user": names.get(r.user_id, ""), "delegate": names.get(r.delegate_id, ""),
+             "mine": r.user_id == user_id, "start_date": r.start_date, "end_date": r.end_date,
+             "flow_code": r.flow_code, "reason": r.reason, "revoked": r.revoked_at is not None,
+             "active": r.revoked_at is None and r.start_date <= today <= r.end_date}
+            for r in rows]
+
+
+def create_delegation(ctx: RequestContext, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Delegate my new tasks to someone for a date range (one flow, or every flow)."""
+    user_id = _uid(ctx)
+    errors: dict[str, str] = {}
+    delegate = data.get("delegate_id")
+    start, end = data.get("start_date"), data.get("end_date")
+    if delegate == user_id:
+        errors["delegate_id"] = "不能委托给自己"
+    elif not User.select().where((User.id == delegate) & (User.status == "active")).exists():
+        errors["delegate_id"] = "被委托人不存在或已停用"
+    if start and end and end < start:
+        errors["end_date"] = "结束日期不能早于开始日期"
+    if end and end < engine.today():
+        errors["end_date"] = "结束日期不能早于今天"
+    if start and end and (end - start).days > 366:
+        errors["end_date"] = "委托期限最长一年"
+    flow = str(data.get("flow_code") or "")
+    if flow and not Definition.select().where(Definition.code == flow).exists():
+        errors["flow_code"] = "流程不存在"
+    if errors:
+        raise ValidationError(errors)
+    row = Delegation.create(user_id=user_id, delegate_id=delegate, start_date=start,
+                            end_date=end, flow_code=flow, reason=data.get("reason") or "",
+                            created_at=engine.now())
+    record(ctx, "workflow.delegation.create", object_type="wf_delegation", object_id=row.id,
+           details={"delegate_id": delegate, "start": str(start), "end": str(end),
+                    "flow": flow})
+    return {"id": row.id}
+
+
+def revoke_delegation(ctx: RequestContext, delegation_id: int) -> None:
+    changed = (Delegation.update(revoked_at=engine.now())
+               .where((Delegation.id == delegation_id) & (Delegation.user_id == _uid(ctx))
+                      & Delegation.revoked_at.is_null()).execute())
+    if not changed:
+        raise NotFound("委托不存在或已撤销")
+    record(ctx, "workflow.delegation.revoke", object_type="wf_delegation",
+           object_id=delegation_id)
+
+
+def published_flows() -> list[dict[str, str]]:
+    rows = (Definition.select(Definition.code, Definition.name)
+            .where(Definition.status == "published").distinct().order_by(Definition.code))
+    return [{"code": r.code, "name": r.name} for r in rows]
+
+
+def user_options(ctx: RequestContext) -> list[dict[str, Any]]:
+    """Active colleagues for 转办 / 加签 / 传阅 / 委托 pickers."""
+    _uid(ctx)
+    return [{"id": u.id, "name": u.name} for u in
+            User.select(User.id, User.name).where(User.status == "active")
+            .order_by(User.name_pinyin, User.id).limit(2000)]
+
+
+# ---- portal widgets ---------------------------------------------------------------------------
+def widget_todo(ctx: RequestContext) -> dict[str, Any]:
+    data = todo_list(ctx, {})
+    return {"items": data["items"][:8], "count": data["total"]}
+
+
+def widget_my_approvals(ctx: RequestContext) -> dict[str, Any]:
+    data = mine_list(ctx, {})
+    return {"items": data["items"][:8], "count": data["total"]}
