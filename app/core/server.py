@@ -26,6 +26,11 @@ class ServeError(RuntimeError):
 
 
 def prepare_metrics_dir(cfg: Settings) -> None:
+    """Several forked workers share one scrape through a metrics folder; a single-process
+    worker (one systemd unit per worker, each scraped on its own port) keeps its own."""
+    if cfg.process_count == 1:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return
     directory = Path(cfg.metrics_dir or "var/run/metrics")
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
