@@ -202,7 +202,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 continue
             decoded = [v.decode("utf-8", errors="replace") for v in values]
             data[key] = decoded if len(decoded) > 1 or key.endswith("[]") else decoded[0]
-        return {k.removesuffix("[]"): v for k, v in data.items()}
+        return {_utf8_name(k).removesuffix("[]"): v for k, v in data.items()}
 
     def input_data(self) -> Any:
         content_type = self.request.headers.get("Content-Type", "")
@@ -303,6 +303,14 @@ class BaseHandler(tornado.web.RequestHandler):
     def on_finish(self) -> None:
         metrics.observe_request(self.route, self.request.method or "", self.get_status(),
                                 time.perf_counter() - self.started)
+
+
+def _utf8_name(name: str) -> str:
+    """Tornado decodes urlencoded argument NAMES as Latin-1; our field keys may be Chinese."""
+    try:
+        return name.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
 
 
 async def _write_denial(ctx: RequestContext, route: str, details: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from app.documents.models import (
     ArchiveOrgCode,
     DocFile,
     FileVersion,
+    IncomingDocument,
     OutgoingDocument,
 )
 from app.org.models import Department
@@ -151,6 +152,71 @@ def _metadata(view: dict[str, Any], number: str, fonds: str, year: int, retentio
     }
 
 
+def archive_incoming(ctx: RequestContext, incoming_id: int, retention: str | None = None,
+                     history: list[dict[str, Any]] | None = None, *, by_flow: bool = False
+                     ) -> dict[str, Any]:
+    """Archive a finished 收文 in its department's fonds: 档号, metadata (with the flow's
+    history: 拟办, 批示, 传阅 receipts...), the scanned original and, for a copy received by
+    internal exchange, the issued document's PDF."""
+    from app.documents.service import incoming_view, render_pdf
+
+    incoming = (IncomingDocument.select().where(IncomingDocument.id == incoming_id)
+                .for_update().first())
+    if incoming is None:
+        raise NotFound("收文不存在")
+    access.check_clearance(ctx, incoming.secrecy)
+    if not by_flow and not access.scope_covers(ctx, access.ADMIN, incoming.department_id):
+        raise PermissionDenied(access.ADMIN, "只有公文管理员可以归档")
+    if ArchiveItem.get_or_none(ArchiveItem.incoming == incoming.id):
+        raise Conflict("该收文已归档")
+    if incoming.status not in {"registered", "in_flow", "done"}:
+        raise Conflict("只有已登记的收文可以归档")
+    source = (OutgoingDocument.get_by_id(incoming.source_document_id)
+              if incoming.source_document_id else None)
+    retention = retention or (default_retention(source) if source else "D10")
+    if retention not in RETENTIONS:
+        raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
+    dept = Department.get_by_id(incoming.department_id)
+    fonds = doc_settings().fonds_code
+    year = (incoming.received_on or local_today()).year
+    org = org_code(dept)
+    item = numbering.take_number("archive", f"{fonds}|{retention}|{org}", year)
+    number = archive_number(fonds, year, retention, org, item)
+    view = incoming_view(incoming)
+    metadata = {
+        "档号": number, "全宗号": fonds, "门类代码": ARCHIVE_CATEGORY, "年度": year,
+        "保管期限": RETENTIONS[retention], "保管期限代码": retention, "机构代码": org, "件号": item,
+        "题名": incoming.title, "收文号": incoming.receipt_no or "",
+        "来文单位": incoming.source_unit, "来文字号": incoming.source_number,
+        "文种": source.doc_type if source else "", "密级": view["secrecy_title"],
+        "紧急程度": incoming.urgency, "份数": incoming.copies,
+        "收文日期": incoming.received_on.isoformat(),
+        "办理时限": incoming.due_on.isoformat() if incoming.due_on else "",
+        "收文部门": view["department_name"], "流程记录": history or [],
+    }
+    row = ArchiveItem.create(
+        incoming=incoming.id, archive_no=number, fonds_code=fonds,
+        category_code=ARCHIVE_CATEGORY, year=year, retention=retention, org_code=org,
+        item_no=item, title=incoming.title, secrecy=incoming.secrecy, department=dept.id,
+        metadata=metadata, archived_by=ctx.principal.user_id if ctx.principal else None,
+        archived_at=now())
+    files = []
+    if source is not None:
+        files.append(_copy_into_archive(row.id, "output", f"{_safe_name(number)}.pdf",
+                                        render_pdf(source), "pdf"))
+    for f in DocFile.select().where(DocFile.incoming == incoming.id).order_by(DocFile.sort_order):
+        version = FileVersion.get(FileVersion.file == f.id,
+                                  FileVersion.version == f.current_version)
+        data = storage.read(version.storage_name, version.sha256)
+        name = f"原件{f.sort_order + 1}-{_safe_name(version.original_name)}"
+        files.append(_copy_into_archive(row.id, "scan", name, data, version.kind))
+    IncomingDocument.update(status="archived").where(
+        IncomingDocument.id == incoming.id).execute()
+    record(ctx, "documents.incoming.archive", object_type="incoming_document",
+           object_id=incoming.id, details={"archive_no": number, "retention": retention})
+    return {"archive_no": number, "retention": retention, "files": files}
+
+
 def _item_or_404(ctx: RequestContext, doc_id: int) -> ArchiveItem:
     item = ArchiveItem.get_or_none(ArchiveItem.document == doc_id)
     if item is None:
@@ -186,6 +252,41 @@ def _xml(metadata: dict[str, Any]) -> bytes:
 def export_package(ctx: RequestContext, doc_id: int) -> bytes:
     """The archival package of an archived 发文 as zip bytes (verified checksums)."""
     item = _item_or_404(ctx, doc_id)
+    data = _package(item)
+    record(ctx, "documents.archive.export", object_type="outgoing_document", object_id=doc_id,
+           details={"archive_no": item.archive_no})
+    return data
+
+
+def visible_item(ctx: RequestContext, item_id: int) -> ArchiveItem:
+    """An archive item (发文 or 收文) the actor may see: clearance, then the document's rules."""
+    item = ArchiveItem.get_or_none(ArchiveItem.id == item_id)
+    if item is None:
+        raise NotFound("档案不存在")
+    access.check_clearance(ctx, item.secrecy)
+    if not _may_see(ctx, item):
+        raise PermissionDenied(message="您无权查阅该档案")
+    return item
+
+
+def _may_see(ctx: RequestContext, item: ArchiveItem) -> bool:
+    if ctx.principal is None or ctx.principal.clearance < item.secrecy:
+        return False
+    if item.document_id:
+        return access.can_view_outgoing(ctx, OutgoingDocument.get_by_id(item.document_id))
+    return access.can_view_incoming(ctx, IncomingDocument.get_by_id(item.incoming_id))
+
+
+def export_item(ctx: RequestContext, item_id: int) -> tuple[str, bytes]:
+    """The package of any archive item: (file name, zip bytes)."""
+    item = visible_item(ctx, item_id)
+    data = _package(item)
+    record(ctx, "documents.archive.export", object_type="doc_archive", object_id=item.id,
+           details={"archive_no": item.archive_no})
+    return f"{_safe_name(item.archive_no)}.zip", data
+
+
+def _package(item: ArchiveItem) -> bytes:
     stored = list(ArchiveFile.select().where(ArchiveFile.archive == item.id)
                   .order_by(ArchiveFile.id))
     # the archive row is insert-only; its file list lives in doc_archive_file
@@ -205,17 +306,71 @@ def export_package(ctx: RequestContext, doc_id: int) -> bytes:
         for name, data in members.items():
             package.writestr(name, data)
         package.writestr(MANIFEST, manifest)
-    record(ctx, "documents.archive.export", object_type="outgoing_document", object_id=doc_id,
-           details={"archive_no": item.archive_no})
     return buffer.getvalue()
 
 
-def archive_info(ctx: RequestContext, doc_id: int) -> dict[str, Any] | None:
+PAGE_SIZE = 20
+SCAN_LIMIT = 2000  # items examined per browse after the SQL filters (access is per item)
+
+
+def browse(ctx: RequestContext, filters: dict[str, Any]) -> dict[str, Any]:
+    """The archive browser: items the actor may see, filtered by 年度, 保管期限, 机构代码,
+    文种 and text (题名, 档号, 文号/收文号, or the archived files' extracted text)."""
+    if ctx.principal is None:
+        raise PermissionDenied()
+    query = ArchiveItem.select().where(ArchiveItem.secrecy <= ctx.principal.clearance)
+    if filters.get("year"):
+        query = query.where(ArchiveItem.year == int(filters["year"]))
+    if filters.get("retention"):
+        query = query.where(ArchiveItem.retention == filters["retention"])
+    if filters.get("org"):
+        query = query.where(ArchiveItem.org_code == filters["org"])
+    if filters.get("doc_type"):
+        query = query.where(ArchiveItem.metadata["文种"] == filters["doc_type"])
+    text = (filters.get("q") or "").strip()
+    if text:
+        like = f"%{text}%"
+        def with_text(owner: Any) -> Any:
+            """Owners of a file whose extracted text contains the words (full text)."""
+            return (DocFile.select(owner).join(FileVersion, on=(FileVersion.file == DocFile.id))
+                    .where(FileVersion.text.ilike(like) & owner.is_null(False)))
+
+        query = query.where(ArchiveItem.title.ilike(like) | ArchiveItem.archive_no.ilike(like)
+                            | ArchiveItem.metadata["文号"].ilike(like)
+                            | ArchiveItem.metadata["收文号"].ilike(like)
+                            | ArchiveItem.document.in_(with_text(DocFile.document))
+                            | ArchiveItem.incoming.in_(with_text(DocFile.incoming)))
+    rows = [i for i in query.order_by(ArchiveItem.year.desc(), ArchiveItem.archived_at.desc(),
+                                      ArchiveItem.id.desc()).limit(SCAN_LIMIT)
+            if _may_see(ctx, i)]
+    page = max(1, int(filters.get("page") or 1))
+    total = len(rows)
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    items = [{"id": i.id, "archive_no": i.archive_no, "title": i.title, "year": i.year,
+              "retention": RETENTIONS[i.retention], "org_code": i.org_code,
+              "kind": "发文" if i.document_id else "收文",
+              "doc_type": i.metadata.get("文种", ""),
+              "reference": i.metadata.get("文号") or i.metadata.get("收文号") or "",
+              "url": (f"/documents/{i.document_id}" if i.document_id
+                      else f"/documents/incoming/{i.incoming_id}"),
+              "archived_at": i.archived_at} for i in shown]
+    years = sorted({y for (y,) in ArchiveItem.select(ArchiveItem.year).distinct().tuples()},
+                   reverse=True)
+    orgs = sorted({o for (o,) in ArchiveItem.select(ArchiveItem.org_code).distinct().tuples()})
+    record(ctx, "documents.archive.list", object_type="doc_archive",
+           details={"filters": {k: v for k, v in filters.items() if v}, "count": len(items)})
+    return {"items": items, "total": total, "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)), "years": years, "orgs": orgs}
+
+
+def archive_info(ctx: RequestContext, doc_id: int | None = None,
+                 incoming_id: int | None = None) -> dict[str, Any] | None:
     """The 档号 and files of an archived document, or None (for the document page)."""
-    item = ArchiveItem.get_or_none(ArchiveItem.document == doc_id)
+    item = ArchiveItem.get_or_none(ArchiveItem.document == doc_id if doc_id is not None
+                                   else ArchiveItem.incoming == incoming_id)
     if item is None:
         return None
-    return {"archive_no": item.archive_no, "retention": RETENTIONS[item.retention],
-            "archived_at": item.archived_at,
+    return {"id": item.id, "archive_no": item.archive_no,
+            "retention": RETENTIONS[item.retention], "archived_at": item.archived_at,
             "files": [{"name": f.name, "sha256": f.sha256, "size": f.size}
                       for f in ArchiveFile.select().where(ArchiveFile.archive == item.id)]}

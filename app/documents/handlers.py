@@ -7,12 +7,13 @@ from urllib.parse import quote
 
 from app.core.errors import NotFound, ValidationError
 from app.core.web import ApiHandler, BaseHandler, requires
-from app.documents import archive, service
+from app.documents import archive, flow, service
 from app.documents.access import DRAFT, REGISTER_INCOMING
 from app.documents.constants import (
     DIRECTIONS,
     DISCLOSURES,
     DOC_TYPE_TITLES,
+    RETENTIONS,
     SECRECY_TITLES,
     SEND_METHODS,
     URGENCIES,
@@ -21,7 +22,8 @@ from app.documents.dates import local_today
 from app.documents.forms import DRAFT_SCHEMA, INCOMING_SCHEMA, LIST_QUERY, UPLOAD_SCHEMA
 
 FLASH = {"created": "稿纸已保存", "saved": "已保存", "uploaded": "文件已上传",
-         "registered": "收文已登记"}
+         "registered": "收文已登记", "submitted": "稿纸已提交，进入发文流程",
+         "started": "已签收，进入收文办理流程"}
 CHOICES = {"doc_types": DOC_TYPE_TITLES, "directions": DIRECTIONS, "secrecies": SECRECY_TITLES,
            "urgencies": URGENCIES, "disclosures": DISCLOSURES, "send_methods": SEND_METHODS}
 
@@ -120,14 +122,36 @@ class DocumentHandler(DocumentsPage):
     async def get(self, doc_id: str) -> None:
         number = path_id(doc_id)
 
-        def load(ctx: Any) -> dict[str, Any]:
-            doc = service.get_document(ctx, number)
-            return {"doc": doc, "problems": service.validation.problems(doc, "issue"),
-                    "archived": archive.archive_info(ctx, number)}
-
-        values = await self.run(load, self.ctx)
+        values = await self.run(_document_page, self.ctx, number)
         self.render_page("documents/document.html", page_title=values["doc"]["title"],
                          upload_errors={}, **values)
+
+
+def _document_page(ctx: Any, number: int) -> dict[str, Any]:
+    doc = service.get_document(ctx, number)
+    return {"doc": doc, "problems": service.validation.problems(doc, "issue"),
+            "archived": archive.archive_info(ctx, number),
+            "flow": flow.flow_status(ctx, doc["workflow_instance_id"]),
+            "can_submit": doc["status"] == "draft" and doc["drafter_id"] == ctx.user_id}
+
+
+class SubmitHandler(DraftFormHandler):
+    """POST /documents/<id>/submit: the validator, then the 发文 flow; problems are shown on
+    the draft form next to their fields."""
+
+    @requires(DRAFT)
+    async def post(self, doc_id: str) -> None:
+        number = path_id(doc_id)
+        comment = str(self.form_data().get("comment") or "")[:2000]
+        try:
+            await self.run(flow.submit, self.ctx, number, comment)
+        except ValidationError as error:
+            doc = await self.run(service.get_document, self.ctx, number)
+            self.set_status(400)
+            await self._show(number, service.form_values(doc), error.fields,
+                             error.message or "稿纸尚有问题，请修改后再提交")
+            return
+        self.redirect(f"/documents/{number}?done=submitted")
 
 
 class DocumentUploadHandler(DocumentsPage):
@@ -143,12 +167,7 @@ class DocumentUploadHandler(DocumentsPage):
             await self.run(service.upload_file, self.ctx, number, data["role"],
                            upload.filename, upload.body, data["title"], data["file_id"])
         except ValidationError as error:
-            def load(ctx: Any) -> dict[str, Any]:
-                doc = service.get_document(ctx, number)
-                return {"doc": doc, "problems": service.validation.problems(doc, "issue"),
-                        "archived": archive.archive_info(ctx, number)}
-
-            values = await self.run(load, self.ctx)
+            values = await self.run(_document_page, self.ctx, number)
             self.set_status(400)
             self.render_page("documents/document.html", page_title=values["doc"]["title"],
                              upload_errors=error.fields, message=error.message, **values)
@@ -222,11 +241,55 @@ class IncomingFormHandler(DocumentsPage):
         self.redirect(f"/documents/incoming/{created['id']}?done=registered")
 
 
+def _incoming_page(ctx: Any, number: int) -> dict[str, Any]:
+    incoming = service.get_incoming(ctx, number)
+    return {"incoming": incoming,
+            "flow": flow.flow_status(ctx, incoming["workflow_instance_id"]),
+            "archived": archive.archive_info(ctx, incoming_id=number)}
+
+
 class IncomingHandler(DocumentsPage):
     async def get(self, incoming_id: str) -> None:
-        incoming = await self.run(service.get_incoming, self.ctx, path_id(incoming_id))
-        self.render_page("documents/incoming.html", incoming=incoming,
-                         page_title=incoming["title"], upload_errors={})
+        values = await self.run(_incoming_page, self.ctx, path_id(incoming_id))
+        self.render_page("documents/incoming.html", page_title=values["incoming"]["title"],
+                         upload_errors={}, **values)
+
+
+class IncomingStartHandler(DocumentsPage):
+    """POST /documents/incoming/<id>/start: 签收 and start the 收文 flow."""
+
+    async def post(self, incoming_id: str) -> None:
+        number = path_id(incoming_id)
+        await self.run(flow.start_incoming, self.ctx, number,
+                       str(self.form_data().get("comment") or "")[:2000])
+        self.redirect(f"/documents/incoming/{number}?done=started")
+
+
+ARCHIVE_FILTERS = ("year", "retention", "org", "doc_type", "q", "page")
+
+
+class ArchiveBrowserHandler(DocumentsPage):
+    async def get(self) -> None:
+        raw = {k: self.get_argument(k, "").strip()[:100] for k in ARCHIVE_FILTERS}
+        errors: dict[str, str] = {}
+        for key in ("year", "page"):
+            if raw[key] and not (raw[key].isdigit() and len(raw[key]) <= 5):
+                errors[key] = "应为数字"
+        if raw["retention"] and raw["retention"] not in RETENTIONS:
+            raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
+        if raw["doc_type"] and raw["doc_type"] not in DOC_TYPE_TITLES:
+            raise ValidationError({"doc_type": "文种不在15种法定文种之列"})
+        if errors:
+            raise ValidationError(errors)
+        result = await self.run(archive.browse, self.ctx, raw)
+        self.render_page("documents/archive_list.html", page_title="档案", result=result,
+                         args=raw, retentions=RETENTIONS)
+
+
+class ArchiveItemPackageHandler(DocumentsPage):
+    async def get(self, item_id: str) -> None:
+        name, data = await self.run(archive.export_item, self.ctx, path_id(item_id))
+        self.send_file({"name": name, "media_type": "application/zip", "data": data})
 
 
 class IncomingUploadHandler(DocumentsPage):
@@ -240,11 +303,10 @@ class IncomingUploadHandler(DocumentsPage):
             await self.run(service.upload_incoming_scan, self.ctx, number, upload.filename,
                            upload.body)
         except ValidationError as error:
-            incoming = await self.run(service.get_incoming, self.ctx, number)
+            values = await self.run(_incoming_page, self.ctx, number)
             self.set_status(400)
-            self.render_page("documents/incoming.html", incoming=incoming,
-                             page_title=incoming["title"], upload_errors=error.fields,
-                             message=error.message)
+            self.render_page("documents/incoming.html", page_title=values["incoming"]["title"],
+                             upload_errors=error.fields, message=error.message, **values)
             return
         self.redirect(f"/documents/incoming/{number}?done=uploaded")
 

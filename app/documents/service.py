@@ -323,8 +323,12 @@ def form_values(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _visible_condition(ctx: RequestContext) -> Any:
+    from app.documents.flow import participant_instances
+
     principal = ctx.principal
-    condition = OutgoingDocument.drafter == principal.user_id
+    condition = ((OutgoingDocument.drafter == principal.user_id)
+                 | OutgoingDocument.workflow_instance_id.in_(
+                     participant_instances(principal.user_id)))
     led = [d.id for d in Department.select(Department.id)
            .where(Department.leader_id == principal.user_id)]
     from app.org.models import DepartmentDeputy
@@ -734,8 +738,12 @@ def list_incoming(ctx: RequestContext, q: str = "", page: int = 1) -> dict[str, 
                 .where(DepartmentDeputy.user == principal.user_id)]
         for dept_id in led:
             depts |= department_subtree_ids(dept_id)
+        from app.documents.flow import participant_instances
+
         query = query.where(IncomingDocument.department.in_(sorted(depts) or [0])
-                            | (IncomingDocument.registered_by == principal.user_id))
+                            | (IncomingDocument.registered_by == principal.user_id)
+                            | IncomingDocument.workflow_instance_id.in_(
+                                participant_instances(principal.user_id)))
     if q:
         like = f"%{q}%"
         query = query.where(IncomingDocument.title.ilike(like)

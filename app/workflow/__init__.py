@@ -18,7 +18,8 @@ Extension points for the feature that owns instances (its `business_type`):
    `business_id`: `workflow.instance.started`, `workflow.task.created` (task_id, assignee_id,
    node_key, kind), `workflow.task.completed` (task_id, action, actor_id, node_key, comment),
    `workflow.node.entered` (node_key, node_type), `workflow.instance.finished`,
-   `workflow.instance.terminated`, `workflow.task.urged`; from the deadline pass
+   `workflow.instance.terminated`, `workflow.task.urged`, `workflow.task.recalled` (its
+   opinion was taken back); from the deadline pass
    `workflow.task.reminded` and `workflow.task.escalated`. A subscriber's writes commit or
    roll back with the workflow operation.
 

@@ -50,6 +50,7 @@ NODE_ENTERED = "workflow.node.entered"  # instance_id, node_key, node_type, busi
 INSTANCE_FINISHED = "workflow.instance.finished"  # instance_id, business_type, business_id
 INSTANCE_TERMINATED = "workflow.instance.terminated"  # instance_id, business_type/_id, reason
 TASK_URGED = "workflow.task.urged"  # task_id, instance_id, assignee_id, urged_by
+TASK_RECALLED = "workflow.task.recalled"  # task_id, instance_id, node_key, business_type/_id
 
 
 def now() -> dt.datetime:
@@ -702,6 +703,9 @@ def recall(ctx: RequestContext, task_id: int, comment: str = "") -> dict[str, An
     own.status, own.left_at = "active", None
     own.save()
     _unwrite_opinion(inst, graph, task)
+    events.publish(TASK_RECALLED, ctx, task_id=task.id, instance_id=inst.id,
+                   node_key=task.node_key, business_type=inst.business_type,
+                   business_id=inst.business_id)
     node = graph.node(task.node_key)
     create_task(ctx, inst, own, node, actor, kind=task.kind, seq=task.seq,
                 source_task_id=task.source_task_id, parent_task_id=task.parent_task_id,

@@ -128,7 +128,8 @@ TASK_OPERATIONS = {
 
 def _form_updates(raw: dict[str, Any]) -> dict[str, Any] | None:
     """Form fields posted as form.<key> on the task page."""
-    updates = {k.removeprefix("form."): v for k, v in raw.items() if k.startswith("form.")}
+    updates = {k.removeprefix("form."): v for k, v in raw.items()
+               if k.startswith("form.")}
     return updates or None
 
 

@@ -17,7 +17,7 @@ from app.audit.service import record
 from app.core.context import RequestContext
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.org.models import User
-from app.workflow import engine
+from app.workflow import business, engine
 from app.workflow.models import (
     ACTION_TITLES,
     INSTANCE_STATUS_TITLES,
@@ -118,6 +118,8 @@ def _task_item(task: Task, names: dict[int, str], at: dt.datetime) -> dict[str, 
         "title": inst.title if inst else "", "urgency": inst.urgency if inst else 0,
         "urgency_title": URGENCY_TITLES.get(inst.urgency if inst else 0, "普通"),
         "flow_code": inst.flow_code if inst else "",
+        "business_type": inst.business_type if inst else "",
+        "business_id": inst.business_id if inst else "",
         "initiator": names.get(inst.initiator_id, "") if inst else "",
         "instance_status": inst.status if inst else "",
         "instance_status_title": INSTANCE_STATUS_TITLES.get(inst.status, "") if inst else "",
@@ -137,6 +139,7 @@ def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
                    | {r.inst.initiator_id for r in rows})
     at = engine.now()
     items = [_task_item(r, names, at) for r in rows]
+    business.attach(items)
     record(ctx, audit_action, object_type="wf_task",
            details={"filters": {k: v for k, v in f.items() if v not in (None, "", False)},
                     "count": len(items)})
@@ -196,6 +199,7 @@ def mine_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     rows = list(query.order_by((Instance.status == "running").desc(), Instance.urgency.desc(),
                                Instance.started_at.desc()).paginate(f["page"], PAGE_SIZE))
     items = [_instance_item(i) for i in rows]
+    business.attach(items)
     record(ctx, "workflow.mine.list", object_type="wf_instance",
            details={"count": len(items)})
     return {"items": items, "total": total, "page": f["page"], "page_size": PAGE_SIZE,
@@ -248,8 +252,10 @@ def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
                    | {inst.initiator_id})
     at = engine.now()
     definition = Definition.get_by_id(inst.definition_id)
+    item = _instance_item(inst)
+    business.attach([item])
     view = {
-        **_instance_item(inst),
+        **item,
         "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,
         "version": definition.version, "form": inst.form,
         "fields": list(graph.fields.values()),

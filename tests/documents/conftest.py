@@ -139,3 +139,12 @@ def ofd_bytes(lines: list[str]) -> bytes:
                          f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {ns}><ofd:Content>'
                          f'<ofd:Layer ID="1">{objects}</ofd:Layer></ofd:Content></ofd:Page>')
     return buffer.getvalue()
+
+
+@pytest.fixture
+def fb(db, tmp_path, settings_override):
+    """The bureau of the flow tests (tests/documents/flow_support.py), flows installed."""
+    from tests.documents.flow_support import make_flow_bureau
+
+    settings_override(extra={"doc_storage_dir": str(tmp_path / "files"), "fonds_code": "X001"})
+    return make_flow_bureau()
