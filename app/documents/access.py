@@ -12,19 +12,27 @@ participant is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+import peewee as pw
 
 from app.core.context import RequestContext
 from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.features import Scope
 from app.documents.constants import SECRECY_TITLES
+from app.documents.models import IncomingDocument, OutgoingDocument
 from app.org.models import Department, DepartmentDeputy
+from app.org.service import department_subtree_ids
 
 ADMIN = "documents.admin"
 DRAFT = "documents.draft"
 REGISTER_INCOMING = "documents.register_incoming"
+OUTGOING, INCOMING = "outgoing", "incoming"
 
-# (ctx, "outgoing" | "incoming", the model row) -> True to grant access
-AccessRule = Callable[[RequestContext, str, object], bool]
+# Every rule is a SQL condition, so that one definition serves the check of one document, the
+# lists and the archive browser alike. (ctx, OUTGOING | INCOMING) -> a condition on that model
+# granting access in more cases (e.g. the workflow: participants and recipients), or None.
+AccessRule = Callable[[RequestContext, str], pw.Expression | None]
 _rules: list[AccessRule] = []
 
 
@@ -45,28 +53,33 @@ def department_chain(dept_id: int) -> list[int]:
     return chain
 
 
-def leads(user_id: int, dept_id: int) -> bool:
-    """Is the user the leader or a deputy leader of the department or of one above it?"""
-    chain = department_chain(dept_id)
-    if Department.select().where(Department.id.in_(chain),
-                                 Department.leader_id == user_id).exists():
-        return True
-    return DepartmentDeputy.select().where(DepartmentDeputy.department.in_(chain),
-                                           DepartmentDeputy.user == user_id).exists()
+def led_departments(user_id: int) -> set[int]:
+    """Departments the user leads (正职 or 副职), with every department below them."""
+    led = [d.id for d in Department.select(Department.id).where(Department.leader_id == user_id)]
+    led += [d.department_id for d in DepartmentDeputy.select(DepartmentDeputy.department)
+            .where(DepartmentDeputy.user == user_id)]
+    found: set[int] = set()
+    for dept_id in led:
+        found |= department_subtree_ids(dept_id)
+    return found
+
+
+def scoped_departments(ctx: RequestContext, code: str) -> set[int] | None:
+    """Departments the actor's scope for `code` covers: None means all, empty means none."""
+    principal = ctx.principal
+    scope = principal.scope(code) if principal else None
+    if scope is Scope.ALL:
+        return None
+    if scope is None or scope is Scope.SELF or principal.department_id is None:
+        return set()
+    if scope is Scope.DEPARTMENT:
+        return {principal.department_id}
+    return department_subtree_ids(principal.department_id)
 
 
 def scope_covers(ctx: RequestContext, code: str, dept_id: int) -> bool:
-    principal = ctx.principal
-    scope = principal.scope(code) if principal else None
-    if scope is None:
-        return False
-    if scope is Scope.ALL:
-        return True
-    if scope is Scope.SELF or principal.department_id is None:
-        return False
-    if scope is Scope.DEPARTMENT:
-        return principal.department_id == dept_id
-    return principal.department_id in department_chain(dept_id)
+    covered = scoped_departments(ctx, code)
+    return covered is None or dept_id in covered
 
 
 def check_clearance(ctx: RequestContext, secrecy: int) -> None:
@@ -77,28 +90,60 @@ def check_clearance(ctx: RequestContext, secrecy: int) -> None:
                                        "超出您的涉密等级，不能查阅")
 
 
-def _by_rules(ctx: RequestContext, kind: str, row: object) -> bool:
-    return any(rule(ctx, kind, row) for rule in _rules)
+def _with_rules(ctx: RequestContext, kind: str, condition: pw.Expression) -> pw.Expression:
+    for rule in _rules:
+        extra = rule(ctx, kind)
+        if extra is not None:
+            condition |= extra
+    return condition
 
 
-def can_view_outgoing(ctx: RequestContext, doc) -> bool:
+def outgoing_condition(ctx: RequestContext) -> pw.Expression | None:
+    """The 发文 the actor may see, clearance aside: its drafter, the leaders of its department
+    and above, `documents.admin` over it, and the added rules. None means every 发文."""
+    if ctx.principal is None:
+        raise NotAuthenticated()
+    administered = scoped_departments(ctx, ADMIN)
+    if administered is None:
+        return None
+    departments = administered | led_departments(ctx.principal.user_id)
+    condition = OutgoingDocument.drafter == ctx.principal.user_id
+    if departments:
+        condition |= OutgoingDocument.drafting_department.in_(sorted(departments))
+    return _with_rules(ctx, OUTGOING, condition)
+
+
+def incoming_condition(ctx: RequestContext) -> pw.Expression | None:
+    """The 收文 the actor may see, clearance aside: who registered it, the leaders of its
+    department and above, `documents.admin` or `documents.register_incoming` over it, and the
+    added rules. None means every 收文."""
+    if ctx.principal is None:
+        raise NotAuthenticated()
+    administered = scoped_departments(ctx, ADMIN)
+    registering = scoped_departments(ctx, REGISTER_INCOMING)
+    if administered is None or registering is None:
+        return None
+    departments = administered | registering | led_departments(ctx.principal.user_id)
+    condition = IncomingDocument.registered_by == ctx.principal.user_id
+    if departments:
+        condition |= IncomingDocument.department.in_(sorted(departments))
+    return _with_rules(ctx, INCOMING, condition)
+
+
+def visible(model: Any, condition: pw.Expression | None, row_id: int) -> bool:
+    query = model.select(model.id).where(model.id == row_id)
+    return (query if condition is None else query.where(condition)).exists()
+
+
+def can_view_outgoing(ctx: RequestContext, doc: Any) -> bool:
     """Clearance aside (see check_clearance): may the actor see this 发文?"""
-    principal = ctx.principal
-    if principal is None:
-        return False
-    dept_id = doc.drafting_department_id
-    return (doc.drafter_id == principal.user_id or leads(principal.user_id, dept_id)
-            or scope_covers(ctx, ADMIN, dept_id) or _by_rules(ctx, "outgoing", doc))
+    return ctx.principal is not None and visible(OutgoingDocument, outgoing_condition(ctx),
+                                                 doc.id)
 
 
-def can_view_incoming(ctx: RequestContext, incoming) -> bool:
-    principal = ctx.principal
-    if principal is None:
-        return False
-    dept_id = incoming.department_id
-    return (incoming.registered_by_id == principal.user_id or leads(principal.user_id, dept_id)
-            or scope_covers(ctx, ADMIN, dept_id) or scope_covers(ctx, REGISTER_INCOMING, dept_id)
-            or _by_rules(ctx, "incoming", incoming))
+def can_view_incoming(ctx: RequestContext, incoming: Any) -> bool:
+    return ctx.principal is not None and visible(IncomingDocument, incoming_condition(ctx),
+                                                 incoming.id)
 
 
 def require_outgoing(ctx: RequestContext, doc) -> None:

@@ -310,7 +310,20 @@ def _package(item: ArchiveItem) -> bytes:
 
 
 PAGE_SIZE = 20
-SCAN_LIMIT = 2000  # items examined per browse after the SQL filters (access is per item)
+
+
+def _visible_items(ctx: RequestContext) -> Any:
+    """Archive items whose 发文 or 收文 the actor may see (the same SQL rules as the lists)."""
+    outgoing, incoming = access.outgoing_condition(ctx), access.incoming_condition(ctx)
+    if outgoing is None and incoming is None:
+        return None
+    documents = OutgoingDocument.select(OutgoingDocument.id)
+    copies = IncomingDocument.select(IncomingDocument.id)
+    if outgoing is not None:
+        documents = documents.where(outgoing)
+    if incoming is not None:
+        copies = copies.where(incoming)
+    return ArchiveItem.document.in_(documents) | ArchiveItem.incoming.in_(copies)
 
 
 def browse(ctx: RequestContext, filters: dict[str, Any]) -> dict[str, Any]:
@@ -340,12 +353,13 @@ def browse(ctx: RequestContext, filters: dict[str, Any]) -> dict[str, Any]:
                             | ArchiveItem.metadata["收文号"].ilike(like)
                             | ArchiveItem.document.in_(with_text(DocFile.document))
                             | ArchiveItem.incoming.in_(with_text(DocFile.incoming)))
-    rows = [i for i in query.order_by(ArchiveItem.year.desc(), ArchiveItem.archived_at.desc(),
-                                      ArchiveItem.id.desc()).limit(SCAN_LIMIT)
-            if _may_see(ctx, i)]
+    visible = _visible_items(ctx)
+    if visible is not None:
+        query = query.where(visible)
     page = max(1, int(filters.get("page") or 1))
-    total = len(rows)
-    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    total = query.count()
+    shown = query.order_by(ArchiveItem.year.desc(), ArchiveItem.archived_at.desc(),
+                           ArchiveItem.id.desc()).paginate(page, PAGE_SIZE)
     items = [{"id": i.id, "archive_no": i.archive_no, "title": i.title, "year": i.year,
               "retention": RETENTIONS[i.retention], "org_code": i.org_code,
               "kind": "发文" if i.document_id else "收文",

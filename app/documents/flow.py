@@ -261,29 +261,23 @@ def _instance_terminated(ctx: RequestContext, *, business_type: str, business_id
 
 
 # ---- access -------------------------------------------------------------------------------------
-def _participant(ctx: RequestContext, instance_id: int | None) -> bool:
-    return instance_id is not None and engine.is_participant(ctx.user_id, instance_id)
-
-
-def flow_access_rule(ctx: RequestContext, kind: str, row: Any) -> bool:
-    """Participants of the document's flow; for a 发文, also its recipients."""
+def flow_access_condition(ctx: RequestContext, kind: str) -> Any:
+    """Participants of the document's flow; for a distributed 发文, also its recipients (people
+    it was delivered to, and whoever may see one of its 收文 copies)."""
     if ctx.user_id is None:
-        return False
-    if _participant(ctx, row.workflow_instance_id):
-        return True
-    if kind != "outgoing" or row.status not in {"distributed", "archived"}:
-        return False
-    if Distribution.select().where((Distribution.document == row.id)
-                                   & (Distribution.user == ctx.user_id)).exists():
-        return True
-    copies = IncomingDocument.select().where(IncomingDocument.source_document == row.id)
-    return any(access.can_view_incoming(ctx, copy) for copy in copies)
-
-
-def participant_instances(user_id: int):
-    """Instance ids the user took part in (a subquery for the document lists)."""
-    return (Task.select(Task.instance_id).where((Task.assignee_id == user_id)
-                                                | (Task.original_assignee_id == user_id)))
+        return None
+    model = OutgoingDocument if kind == access.OUTGOING else IncomingDocument
+    condition = model.workflow_instance_id.in_(engine.participant_instances(ctx.user_id))
+    if kind == access.INCOMING:
+        return condition
+    copies = IncomingDocument.select(IncomingDocument.source_document).where(
+        IncomingDocument.source_document.is_null(False))
+    seen_copies = access.incoming_condition(ctx)
+    if seen_copies is not None:
+        copies = copies.where(seen_copies)
+    delivered = Distribution.select(Distribution.document).where(Distribution.user == ctx.user_id)
+    recipient = OutgoingDocument.id.in_(delivered) | OutgoingDocument.id.in_(copies)
+    return condition | (OutgoingDocument.status.in_(["distributed", "archived"]) & recipient)
 
 
 # ---- what the todo centre shows -----------------------------------------------------------------
@@ -311,7 +305,7 @@ def register() -> None:
     events.subscribe(engine.INSTANCE_TERMINATED, _instance_terminated)
     register_system_action(OUTGOING, "number", _number_step)
     register_system_action(OUTGOING, "distribute", _distribute_step)
-    access.add_rule(flow_access_rule)
+    access.add_rule(flow_access_condition)
     register_business(OUTGOING, _describe_outgoing)
     register_business(INCOMING, _describe_incoming)
 

@@ -322,42 +322,13 @@ def form_values(doc: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
-def _visible_condition(ctx: RequestContext) -> Any:
-    from app.documents.flow import participant_instances
-
-    principal = ctx.principal
-    condition = ((OutgoingDocument.drafter == principal.user_id)
-                 | OutgoingDocument.workflow_instance_id.in_(
-                     participant_instances(principal.user_id)))
-    led = [d.id for d in Department.select(Department.id)
-           .where(Department.leader_id == principal.user_id)]
-    from app.org.models import DepartmentDeputy
-
-    led += [d.department_id for d in DepartmentDeputy.select()
-            .where(DepartmentDeputy.user == principal.user_id)]
-    from app.org.service import department_subtree_ids
-
-    led_all: set[int] = set()
-    for dept_id in led:
-        led_all |= department_subtree_ids(dept_id)
-    scope = principal.scope(access.ADMIN)
-    if scope is not None and scope.value == "all":
-        return None
-    if scope is not None and principal.department_id is not None and scope.value != "self":
-        led_all |= (department_subtree_ids(principal.department_id) if scope.value == "subtree"
-                    else {principal.department_id})
-    if led_all:
-        condition |= OutgoingDocument.drafting_department.in_(sorted(led_all))
-    return condition
-
-
 def list_documents(ctx: RequestContext, q: str = "", page: int = 1) -> dict[str, Any]:
-    """The 发文 the actor may see (drafted, led, administered), newest first."""
+    """The 发文 the actor may see (see access.outgoing_condition), newest first."""
     if ctx.principal is None:
         raise PermissionDenied()
     query = OutgoingDocument.select().where(
         OutgoingDocument.secrecy <= ctx.principal.clearance)
-    condition = _visible_condition(ctx)
+    condition = access.outgoing_condition(ctx)
     if condition is not None:
         query = query.where(condition)
     if q:
@@ -717,33 +688,10 @@ def list_incoming(ctx: RequestContext, q: str = "", page: int = 1) -> dict[str, 
     principal = ctx.principal
     if principal is None:
         raise PermissionDenied()
-    from app.org.models import DepartmentDeputy
-    from app.org.service import department_subtree_ids
-
-    depts: set[int] | None = set()
-    for code in (access.ADMIN, access.REGISTER_INCOMING):
-        scope = principal.scope(code)
-        if scope is None or scope.value == "self" or principal.department_id is None:
-            continue
-        if scope.value == "all":
-            depts = None
-            break
-        depts |= (department_subtree_ids(principal.department_id) if scope.value == "subtree"
-                  else {principal.department_id})
     query = IncomingDocument.select().where(IncomingDocument.secrecy <= principal.clearance)
-    if depts is not None:
-        led = [d.id for d in Department.select(Department.id)
-               .where(Department.leader_id == principal.user_id)]
-        led += [d.department_id for d in DepartmentDeputy.select()
-                .where(DepartmentDeputy.user == principal.user_id)]
-        for dept_id in led:
-            depts |= department_subtree_ids(dept_id)
-        from app.documents.flow import participant_instances
-
-        query = query.where(IncomingDocument.department.in_(sorted(depts) or [0])
-                            | (IncomingDocument.registered_by == principal.user_id)
-                            | IncomingDocument.workflow_instance_id.in_(
-                                participant_instances(principal.user_id)))
+    condition = access.incoming_condition(ctx)
+    if condition is not None:
+        query = query.where(condition)
     if q:
         like = f"%{q}%"
         query = query.where(IncomingDocument.title.ilike(like)

@@ -18,6 +18,8 @@ import json
 import math
 from typing import Any
 
+import peewee as pw
+
 from app.audit.service import record
 from app.core import events
 from app.core.context import RequestContext
@@ -949,6 +951,15 @@ def _terminate(ctx: RequestContext, inst: Instance, reason: str,
 
 
 # ---- who may see -------------------------------------------------------------------------------
+def participant_instances(user_id: int) -> pw.SelectBase:
+    """Ids of the instances the user started or held a task in (also as a delegate): a
+    subquery, so that owning features can filter their lists in SQL."""
+    started = Instance.select(Instance.id).where(Instance.initiator_id == user_id)
+    handled = Task.select(Task.instance_id).where((Task.assignee_id == user_id)
+                                                  | (Task.original_assignee_id == user_id))
+    return started | handled
+
+
 def is_participant(user_id: int | None, instance_id: int) -> bool:
     if user_id is None:
         return False
