@@ -1,0 +1,146 @@
+"""Profile the platform under the benchmark's load: py-spy on every worker process.
+
+    python -m bench.profile --path /api/todo --seconds 20 [--concurrency 16] [--idle]
+
+Starts the platform on a fresh copy of the seeded template, signs in `concurrency` seeded
+staff, requests `path` back to back for `seconds` while `py-spy record` samples each worker
+(only the thread holding the GIL, i.e. Python's CPU, unless --wall), and prints the functions
+with the largest inclusive share of samples (raw stacks stay under var/bench/profile/).
+PostgreSQL's side: pg_stat_statements is not installed, so the backends' wait events are
+sampled instead, which is what tells lock waits from work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench import load
+from bench.procstat import _children
+from bench.run import (
+    APP_PORT,
+    RUN_DB,
+    VAR,
+    bench_usernames,
+    cluster,
+    ensure_template,
+    fresh_copy,
+    start_platform,
+    stop,
+)
+from bench.seed import BENCH_PASSWORD, FULL
+
+OUT = VAR / "profile"
+
+
+def top_frames(collapsed: list[Path], limit: int = 45) -> list[tuple[str, float]]:
+    """Inclusive share of samples per function (line numbers dropped) of the platform's own
+    code, Tornado, peewee and psycopg2, from py-spy's collapsed stacks."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for path in collapsed:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            samples = int(count)
+            total += samples
+            for frame in {re.sub(r":\d+\)", ")", f) for f in stack.split(";")}:
+                inclusive[frame] += samples
+    wanted = ("app/", "tornado/", "peewee", "psycopg2", "argon2", "json/", "logging/")
+    return [(frame, round(100 * n / max(total, 1), 1)) for frame, n in inclusive.most_common()
+            if any(w in frame for w in wanted)][:limit]
+
+
+async def _load(path: str, users: list[str], seconds: float, concurrency: int) -> tuple[int, int]:
+    connector = aiohttp.TCPConnector(limit=0)
+    recorder = load.Recorder()
+    import random
+
+    vus = [load.VirtualUser(f"http://127.0.0.1:{APP_PORT}", u, BENCH_PASSWORD, connector,
+                            recorder, random.Random(1), 1.0) for u in users[:concurrency]]
+    assert all(await asyncio.gather(*(vu.login() for vu in vus)))
+    count, errors, _ = await load.closed_loop(
+        [f"http://127.0.0.1:{APP_PORT}{path}"], [vu.session.cookie_jar for vu in vus], seconds,
+        concurrency, connector)
+    for vu in vus:
+        await vu.close()
+    await connector.close()
+    return count, errors
+
+
+def _sample_waits(pg, seconds: float) -> collections.Counter[str]:
+    waits: collections.Counter[str] = collections.Counter()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows = pg.psql("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || ' '"
+                       " || state FROM pg_stat_activity WHERE datname = '" + RUN_DB + "'"
+                       " AND state <> 'idle'", database=RUN_DB)
+        waits.update(line for line in rows.splitlines() if line)
+        time.sleep(0.1)
+    return waits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="在基准负载下对平台采样（py-spy）")
+    parser.add_argument("--path", default="/api/todo")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--wall", action="store_true",
+                        help="按墙钟采样所有线程（含等待数据库）；默认只采样持有 GIL 的线程")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    pg = cluster()
+    pg.ensure()
+    template, _ = ensure_template(pg, FULL)
+    fresh_copy(pg, template)
+    users = [u for _, u in bench_usernames(pg, args.concurrency)]
+    platform = None
+    spies: list[subprocess.Popen] = []
+    try:
+        platform = start_platform(pg, 2, {})
+        time.sleep(1)
+        workers = [pid for pid in _children(platform.pid) if pid != platform.pid]
+        py_spy = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy")
+        for pid in workers:
+            command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+                       "--duration", str(int(args.seconds)), "--output",
+                       str(OUT / f"worker-{pid}.txt")]
+            if not args.wall:
+                command.append("--gil")
+            spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        loop_result: dict = {}
+
+        def run_load() -> None:
+            loop_result["v"] = asyncio.run(_load(args.path, users, args.seconds,
+                                                 args.concurrency))
+
+        import threading
+
+        thread = threading.Thread(target=run_load)
+        thread.start()
+        waits = _sample_waits(pg, args.seconds - 2)
+        thread.join()
+        for spy in spies:
+            spy.wait(60)
+        count, errors = loop_result["v"]
+        print(f"{args.path}: {count / args.seconds:.0f} 次/秒，错误 {errors}")
+        print("数据库后端状态采样：", dict(waits.most_common(8)))
+        files = [OUT / f"worker-{pid}.txt" for pid in workers]
+        print("--- 各函数（含调用）占采样的百分比，两个进程合计")
+        for frame, share in top_frames([f for f in files if f.exists()]):
+            print(f"{share:5.1f}  {frame}")
+    finally:
+        stop(platform)
+        pg.drop_database(RUN_DB)
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()

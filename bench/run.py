@@ -1,0 +1,389 @@
+"""`make bench`: seed (or reuse) the year of data, start the platform and the ceiling, load
+them, and write the report under bench/results/.
+
+    python -m bench.run               # the short version (< 5 minutes with a cached seed)
+    python -m bench.run --full        # steps up to 2000 users, longer steps
+    python -m bench.run --seed-only   # build the seeded template and stop
+
+Everything runs on a private PostgreSQL cluster under var/bench/pg (port 55433, unix socket
+only); the developer's embedded var/pg is never touched. The seeded database is kept as a
+template named after the checksum of every migration and of bench/seed.py, and each run works
+on a fresh copy (CREATE DATABASE .. TEMPLATE), so runs start from the same state and the seed
+is rebuilt only when the schema or the seed changes. Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench import load, report
+from bench.procstat import ProcessGroup
+from bench.seed import BENCH_PASSWORD, FULL, USERNAME_PREFIX, Scale, seed, source_checksum
+from ops_cli.pgcluster import RUNTIME_ROLE, LocalCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+RESULTS = ROOT / "bench" / "results"
+RUN_DB = "oa_bench_run"
+APP_PORT, CEILING_PORT = 18888, 18890
+
+
+@dataclasses.dataclass
+class Plan:
+    steps: list[int]          # concurrent virtual users, stepped up
+    step_seconds: float       # measuring window per step (after the step's logins)
+    think: float              # mean think time between a user's actions (seconds)
+    ceiling_seconds: float    # closed-loop window for the todo-list ratio
+    ceiling_concurrency: int
+    workers: int              # processes of the platform and of the ceiling
+
+
+SHORT = Plan(steps=[50, 100, 200, 400], step_seconds=20, think=5.0, ceiling_seconds=12,
+             ceiling_concurrency=16, workers=2)
+LONG = Plan(steps=[100, 250, 500, 1000, 1500, 2000], step_seconds=120, think=10.0,
+            ceiling_seconds=30, ceiling_concurrency=16, workers=2)
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+# ---- the database ------------------------------------------------------------------------------
+def cluster() -> LocalCluster:
+    return LocalCluster(VAR / "pg", port=55433, database=RUN_DB)
+
+
+def _features_dirs() -> list[Path]:
+    from app.features import installed_features
+
+    return [f.package_dir for f in installed_features()]
+
+
+def template_name(scale: Scale) -> str:
+    return f"oa_bench_tpl_{source_checksum(_features_dirs())}_{scale.label()}"[:63]
+
+
+def ensure_template(pg: LocalCluster, scale: Scale) -> tuple[str, dict | None]:
+    """The seeded template for this schema and scale; built when missing (minutes)."""
+    from app.core.db import close_database, init_database
+    from app.core.migrations import migrate
+    from app.features import installed_features
+
+    name = template_name(scale)
+    if pg.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+        return name, None
+    current = name[:len("oa_bench_tpl_") + 12]
+    for stale in pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'oa_bench_tpl_%'"
+                         f" AND datname NOT LIKE '{current}%'").split():  # older schemas only
+        pg.psql(f'ALTER DATABASE "{stale}" IS_TEMPLATE false')
+        pg.drop_database(stale)
+    building = name[:50] + "_building"
+    pg.drop_database(building)
+    pg.ensure_database(building)
+    owner = pg.url("oa_owner", building)
+    started = time.monotonic()
+    log(f"构建基准数据模板 {name}（首次或迁移已变化，需数分钟）")
+    migrate(owner, installed_features(), RUNTIME_ROLE)
+    init_database(owner, 4, 2)
+    try:
+        seeded = seed(owner, pg.url("postgres", building), scale, log=log)
+    finally:
+        close_database()
+    pg.psql(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+    pg.psql(f'ALTER DATABASE "{name}" IS_TEMPLATE true')
+    info = {**dataclasses.asdict(seeded), "total_seconds": round(time.monotonic() - started, 1)}
+    (VAR / f"{name}.json").write_text(json.dumps(info, ensure_ascii=False, indent=1))
+    return name, info
+
+
+def fresh_copy(pg: LocalCluster, template: str) -> None:
+    pg.drop_database(RUN_DB)
+    pg.psql(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{template}" OWNER oa_owner')
+    pg.psql(f'REVOKE ALL ON DATABASE "{RUN_DB}" FROM PUBLIC')
+    pg.psql(f'GRANT CONNECT, TEMPORARY ON DATABASE "{RUN_DB}" TO "{RUNTIME_ROLE}"')
+
+
+# ---- the servers -------------------------------------------------------------------------------
+def _wait_port(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"127.0.0.1:{port} 未在 {seconds} 秒内开始监听")
+
+
+def start_platform(pg: LocalCluster, workers: int, extra_env: dict[str, str],
+                   variant: list[str] | None = None) -> subprocess.Popen:
+    """`oa-ops serve`, or with `variant` flags bench.serve_variant (proposed changes on)."""
+    env = {**os.environ, "OA_CONFIG_FILE": str(VAR / "no-config"),
+           "OA_DATABASE_URL": pg.url(RUNTIME_ROLE, RUN_DB),
+           "OA_MIGRATION_DATABASE_URL": pg.url("oa_owner", RUN_DB),
+           "OA_SECRET_FILE": str(VAR / "secret" / "cookie_secret"),
+           "OA_METRICS_DIR": str(VAR / "metrics"), **extra_env}
+    logfile = open(VAR / "platform.log", "w")  # noqa: SIM115 - lives as long as the process
+    command = ([sys.executable, "-m", "bench.serve_variant", *variant] if variant
+               else [str(ROOT / ".venv" / "bin" / "oa-ops"), "serve"])
+    process = subprocess.Popen(
+        [*command, "--port", str(APP_PORT), "--workers", str(workers)], cwd=ROOT, env=env,
+        stdout=logfile,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_port(APP_PORT)
+    return process
+
+
+def start_ceiling(pg: LocalCluster, workers: int, threads: int,
+                  reuse_port: bool = False) -> subprocess.Popen:
+    logfile = open(VAR / "ceiling.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.ceiling", "--port", str(CEILING_PORT), "--workers",
+         str(workers), "--threads", str(threads), "--database-url", pg.url(RUNTIME_ROLE, RUN_DB),
+         *(["--reuse-port"] if reuse_port else [])],
+        cwd=ROOT, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_port(CEILING_PORT)
+    return process
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """End a server we started: its own process group (the forked workers), by its id."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+# ---- the run ------------------------------------------------------------------------------------
+def bench_usernames(pg: LocalCluster, count: int) -> list[tuple[int, str]]:
+    rows = pg.psql(f"SELECT id || ' ' || username FROM app_user WHERE username LIKE "
+                   f"'{USERNAME_PREFIX}%' ORDER BY md5(username) LIMIT {count}", database=RUN_DB)
+    return [(int(line.split()[0]), line.split()[1]) for line in rows.splitlines()]
+
+
+async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGroup,
+                  db_group: ProcessGroup, users: list[tuple[int, str]],
+                  platform_path: str = "/api/todo") -> dict:
+    base = f"http://127.0.0.1:{APP_PORT}"
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60)
+    rng = random.Random(11)
+    recorder = load.Recorder()
+    vus: list[load.VirtualUser] = []
+    running: list[asyncio.Task] = []
+    steps: list[dict] = []
+    # a hard bound on every user's loop, whatever happens to the stepping below
+    stop_at = time.monotonic() + len(plan.steps) * (plan.step_seconds + 300) + 120
+    result: dict = {}
+    try:
+        # 1. the ceiling ratio: the same todo-list query, back to back, both servers warm
+        probe = [load.VirtualUser(base, u, BENCH_PASSWORD, connector, recorder, rng, plan.think)
+                 for _, u in users[:plan.ceiling_concurrency]]
+        logged = await asyncio.gather(*(vu.login() for vu in probe))
+        if not all(logged):
+            raise RuntimeError("基准用户登录失败：请查看 var/bench/platform.log")
+        ids = [i for i, _ in users[:plan.ceiling_concurrency]]
+        ceiling_urls = [f"http://127.0.0.1:{CEILING_PORT}/todo?user={i}" for i in ids]
+        await load.closed_loop(ceiling_urls, [None], 2, plan.ceiling_concurrency, connector)
+        await load.closed_loop([base + platform_path], [vu.session.cookie_jar for vu in probe], 2,
+                               plan.ceiling_concurrency, connector)
+        result["ceiling"] = {}
+        for name, urls, jars, group in (
+                ("ceiling", ceiling_urls, [None], ceiling_group),
+                ("platform", [base + platform_path], [vu.session.cookie_jar for vu in probe],
+                 app_group)):
+            group.mark(), db_group.mark()
+            own0 = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.monotonic()
+            count, errors, latencies = await load.closed_loop(
+                urls, jars, plan.ceiling_seconds, plan.ceiling_concurrency, connector)
+            elapsed = time.monotonic() - started
+            result["ceiling"][name] = {
+                "requests": count, "errors": errors, "rps": count / elapsed,
+                **report.percentiles(latencies), "app_cpu": group.cpu_share(),
+                "db_cpu": db_group.cpu_share(), "client_cpu": _own_cpu(own0) / elapsed}
+            log(f"  {name}: {count / elapsed:.0f} 次/秒")
+        for vu in probe:
+            await vu.close()
+        # 2. step up the virtual staff
+        for target in plan.steps:
+            new = users[len(vus):target]
+            started = time.monotonic()
+            recorder.samples = None
+            batch = [load.VirtualUser(base, u, BENCH_PASSWORD, connector, recorder, rng,
+                                      plan.think) for _, u in new]
+            login_latency: list[float] = []
+            for index in range(0, len(batch), 8):  # logins 8 at a time: Argon2 is costly
+                chunk = batch[index:index + 8]
+                t0 = time.perf_counter()
+                ok = await asyncio.gather(*(vu.login() for vu in chunk))
+                login_latency.append((time.perf_counter() - t0) / 1)
+                if not all(ok):
+                    raise RuntimeError("基准用户登录失败：请查看 var/bench/platform.log")
+            vus.extend(batch)
+            running.extend(asyncio.create_task(vu.run(stop_at)) for vu in batch)
+            await asyncio.sleep(min(plan.think, 5))  # let the new users' first clicks spread
+            recorder.samples = []
+            app_group.mark(), db_group.mark()
+            own0 = resource.getrusage(resource.RUSAGE_SELF)
+            window0 = time.monotonic()
+            await asyncio.sleep(plan.step_seconds)
+            window = time.monotonic() - window0
+            own1 = resource.getrusage(resource.RUSAGE_SELF)
+            samples, recorder.samples = recorder.samples, None
+            step = report.summarise_step(target, samples, window)
+            step.update(app_cpu=app_group.cpu_share(), db_cpu=db_group.cpu_share(),
+                        client_cpu=_own_cpu(own0, own1) / window,
+                        app_rss_mb=app_group.rss_mb(), login_seconds=round(
+                            time.monotonic() - started - window, 1),
+                        errors_by_kind=dict(recorder.errors),
+                        error_messages=dict(recorder.messages))
+            recorder.errors.clear()
+            recorder.messages.clear()
+            steps.append(step)
+            log(f"  {target} 人：{step['rps']:.0f} 次/秒，p95 {step['p95_ms']:.0f} ms，"
+                f"错误 {step['errors']}，应用 CPU {step['app_cpu']:.2f} 核，"
+                f"数据库 CPU {step['db_cpu']:.2f} 核")
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for vu in vus:
+            await vu.close()
+        await connector.close()
+    result["steps"] = steps
+    return result
+
+
+def _own_cpu(before, after=None) -> float:
+    """CPU seconds this process (the load generator) used between two rusage snapshots."""
+    after = after or resource.getrusage(resource.RUSAGE_SELF)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def seq_scans(pg: LocalCluster) -> list[dict]:
+    """Tables read by sequential scans during the run (a list or search without its index
+    shows up here first), busiest first."""
+    rows = pg.psql("SELECT relname || ' ' || seq_scan || ' ' || seq_tup_read || ' ' ||"
+                   " coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE seq_scan > 0"
+                   " ORDER BY seq_tup_read DESC LIMIT 8", database=RUN_DB)
+    keys = ("table", "seq_scans", "rows_read", "index_scans")
+    return [dict(zip(keys, [p[0], *map(int, p[1:])], strict=True))
+            for p in (line.split() for line in rows.splitlines())]
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    pg_version = subprocess.run([str(Path(cluster_bindir()) / "postgres"), "--version"],
+                                capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(int(mem) / 1024 ** 2, 1),
+            "kernel": os.uname().release, "python": sys.version.split()[0],
+            "postgres": pg_version, "load_at_start": os.getloadavg()}
+
+
+def cluster_bindir() -> str:
+    from ops_cli.pgcluster import find_bindir
+
+    return str(find_bindir())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="公文与待办负载基准")
+    parser.add_argument("--full", action="store_true", help="到 2000 人、每级 2 分钟")
+    parser.add_argument("--seed-only", action="store_true", help="只构建种子数据模板")
+    parser.add_argument("--steps", help="并发人数，逗号分隔（覆盖默认）")
+    parser.add_argument("--step-seconds", type=float)
+    parser.add_argument("--think", type=float, help="平均思考时间（秒）")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="平台与上限都按 SO_REUSEPORT 分发连接（试验提议的 server.py 修改）")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="以 bench.serve_variant 启动平台并打开该项试验修改，可重复："
+                             "no-pool-ping、no-gzip、single-count、graph-cache")
+    parser.add_argument("--platform-path", default="/api/todo",
+                        help="闭环压测平台时请求的路径（默认 /api/todo，与上限同一查询）")
+    parser.add_argument("--ratio-only", action="store_true", help="只测待办列表与上限之比")
+    parser.add_argument("--env", action="append", default=[],
+                        help="平台进程的环境变量 KEY=VALUE（试验设置，如 OA_DB_THREADS=4）")
+    parser.add_argument("--scale", default="full",
+                        help="full，或 用户,公文,审计，例如 500,10000,50000")
+    args = parser.parse_args()
+    scale = FULL if args.scale == "full" else Scale(*(int(x) for x in args.scale.split(",")))
+    plan = dataclasses.replace(LONG if args.full else SHORT)
+    if args.steps:
+        plan.steps = [int(x) for x in args.steps.split(",")]
+    if args.step_seconds:
+        plan.step_seconds = args.step_seconds
+    if args.think:
+        plan.think = args.think
+    if args.ratio_only:
+        plan.steps = []
+    VAR.mkdir(parents=True, exist_ok=True)
+    pg = cluster()
+    pg.ensure()
+    try:
+        run(args, plan, scale, pg)
+    finally:
+        pg.stop()  # the bench cluster runs only while a benchmark does
+
+
+def run(args: argparse.Namespace, plan: Plan, scale: Scale, pg: LocalCluster) -> None:
+    template, seeded = ensure_template(pg, scale)
+    if args.seed_only:
+        log(f"模板就绪：{template}")
+        return
+    platform_env = dict(item.split("=", 1) for item in args.env)
+    fresh_copy(pg, template)
+    conditions = {"machine": machine(), "plan": dataclasses.asdict(plan), "env": platform_env,
+                  "reuse_port": args.reuse_port, "variant": args.variant,
+                  "scale": dataclasses.asdict(scale), "template": template, "seed": seeded,
+                  "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    users = bench_usernames(pg, max([*plan.steps, plan.ceiling_concurrency]))
+    platform = ceiling = None
+    try:
+        variant = [f"--{v}" for v in args.variant] + (["--reuse-port"] if args.reuse_port
+                                                      else [])
+        platform = start_platform(pg, plan.workers, platform_env, variant)
+        ceiling = start_ceiling(pg, plan.workers, 8, args.reuse_port)
+        app_group = ProcessGroup.of_parent(platform.pid)
+        ceiling_group = ProcessGroup.of_parent(ceiling.pid)
+        db_group = ProcessGroup.postgres(pg.data)
+        log(f"平台 {plan.workers} 个进程、上限处理器已启动；开始测量")
+        measured = asyncio.run(measure(plan, app_group, ceiling_group, db_group, users,
+                                       args.platform_path))
+        measured["seq_scans"] = seq_scans(pg)
+    finally:
+        stop(platform)
+        stop(ceiling)
+        pg.drop_database(RUN_DB)
+    conditions["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if not measured["steps"]:
+        print(json.dumps(measured["ceiling"], indent=1))
+        return
+    path = report.write(RESULTS, conditions, measured)
+    log(f"报告：{path}")
+
+
+if __name__ == "__main__":
+    main()
