@@ -37,23 +37,33 @@ def prepare_metrics_dir(cfg: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
+def _bind(cfg: Settings, reuse_port: bool) -> list:
+    try:
+        return tornado.netutil.bind_sockets(cfg.port, address=cfg.host, reuse_port=reuse_port)
+    except OSError as exc:
+        raise ServeError(
+            f"无法监听 {cfg.host}:{cfg.port}：{exc.strerror}。平台可能已在运行；"
+            "可用 --port 或环境变量 OA_PORT 指定其他端口。"
+        ) from None
+
+
 def serve(cfg: Settings) -> None:
     from app.core.application import cookie_secret, make_app
     from app.core.db import init_database
     from app.features import installed_features
 
     cookie_secret(cfg)  # made once before forking, so every worker shares it
-    try:
-        sockets = tornado.netutil.bind_sockets(cfg.port, address=cfg.host)
-    except OSError as exc:
-        raise ServeError(
-            f"无法监听 {cfg.host}:{cfg.port}：{exc.strerror}。平台可能已在运行；"
-            "可用 --port 或环境变量 OA_PORT 指定其他端口。"
-        ) from None
     processes = cfg.process_count
+    sockets = _bind(cfg, reuse_port=processes > 1)  # fails early and clearly if the port is taken
     log.info("服务启动：http://%s:%s，%d 个进程", cfg.host, cfg.port, processes)
     if processes > 1:
+        # One listening socket per worker (SO_REUSEPORT): the kernel spreads connections over
+        # the workers. With one shared socket, measured, one worker took nearly every
+        # keep-alive connection while the others idled (bench/README.md, finding 2).
+        for sock in sockets:
+            sock.close()
         tornado.process.fork_processes(processes, max_restarts=100)
+        sockets = _bind(cfg, reuse_port=True)
 
     async def main() -> None:
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
