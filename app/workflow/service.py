@@ -156,7 +156,9 @@ def todo_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     query = todo_query(_uid(ctx), f)
     order = [*_URGENT_FIRST, Task.due_at.asc(nulls="LAST"), Task.created_at.desc()]
     result = _task_list(ctx, query, f, order, "workflow.todo.list")
-    result["count"] = todo_count(ctx)  # the badge; equals `total` when nothing is filtered
+    unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
+    # the badge counts exactly the unfiltered list, so its total is the badge when unfiltered
+    result["count"] = result["total"] if unfiltered else todo_count(ctx)
     return result
 
 
