@@ -114,6 +114,9 @@ def _register_command_groups() -> None:
     app.add_typer(audit_cmd.app, name="audit")
     app.add_typer(lab_app, name="lab")
     deploy.register(app)
+    from ops_cli.compliance.cli import app as compliance_app
+
+    app.add_typer(compliance_app, name="compliance")
 
 
 _register_command_groups()
