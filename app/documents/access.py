@@ -130,6 +130,13 @@ def incoming_condition(ctx: RequestContext) -> pw.Expression | None:
     return _with_rules(ctx, INCOMING, condition)
 
 
+def visible_query(ctx: RequestContext, model: Any) -> Any:
+    """The 发文 or 收文 the actor may see, clearance included: the base of every list."""
+    condition = (outgoing_condition if model is OutgoingDocument else incoming_condition)(ctx)
+    query = model.select().where(model.secrecy <= ctx.principal.clearance)
+    return query if condition is None else query.where(condition)
+
+
 def visible(model: Any, condition: pw.Expression | None, row_id: int) -> bool:
     query = model.select(model.id).where(model.id == row_id)
     return (query if condition is None else query.where(condition)).exists()

@@ -326,11 +326,7 @@ def list_documents(ctx: RequestContext, q: str = "", page: int = 1) -> dict[str,
     """The 发文 the actor may see (see access.outgoing_condition), newest first."""
     if ctx.principal is None:
         raise PermissionDenied()
-    query = OutgoingDocument.select().where(
-        OutgoingDocument.secrecy <= ctx.principal.clearance)
-    condition = access.outgoing_condition(ctx)
-    if condition is not None:
-        query = query.where(condition)
+    query = access.visible_query(ctx, OutgoingDocument)
     if q:
         like = f"%{q}%"
         query = query.where(OutgoingDocument.title.ilike(like)
@@ -685,13 +681,9 @@ def get_incoming(ctx: RequestContext, incoming_id: int) -> dict[str, Any]:
 
 def list_incoming(ctx: RequestContext, q: str = "", page: int = 1) -> dict[str, Any]:
     """收文 of the departments the actor registers for, leads or administers."""
-    principal = ctx.principal
-    if principal is None:
+    if ctx.principal is None:
         raise PermissionDenied()
-    query = IncomingDocument.select().where(IncomingDocument.secrecy <= principal.clearance)
-    condition = access.incoming_condition(ctx)
-    if condition is not None:
-        query = query.where(condition)
+    query = access.visible_query(ctx, IncomingDocument)
     if q:
         like = f"%{q}%"
         query = query.where(IncomingDocument.title.ilike(like)
