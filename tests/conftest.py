@@ -37,10 +37,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
 @pytest.fixture
 def db(pg: TestDatabase) -> TestDatabase:
     """A database with the schema and no rows: every test starts from empty tables."""
-    from app.core import caches
-
     pg.truncate_all()
-    caches.clear_all()
     return pg
 
 

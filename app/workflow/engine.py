@@ -21,7 +21,7 @@ from typing import Any
 import peewee as pw
 
 from app.audit.service import record
-from app.core import caches, events
+from app.core import events
 from app.core.context import RequestContext
 from app.core.db import database
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -68,21 +68,9 @@ def today() -> dt.date:
 
 
 # ---- loading ------------------------------------------------------------------------------------
-_published_graphs: dict[int, Graph] = {}
-caches.register(_published_graphs.clear)
-
-
 def graph_of(definition_id: int) -> Graph:
-    """The graph of an instance's flow version. A published version never changes (a trigger
-    refuses it), so its graph is kept for the life of the process."""
-    cached = _published_graphs.get(definition_id)
-    if cached is not None:
-        return cached
-    definition = Definition.get_by_id(definition_id)
-    graph = Graph(definition.graph)
-    if definition.status == "published":
-        _published_graphs[definition_id] = graph
-    return graph
+    """The graph of an instance's flow version (read per operation: one indexed row)."""
+    return Graph(Definition.get_by_id(definition_id).graph)
 
 
 def latest_published(code: str) -> Definition:
