@@ -11,15 +11,24 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ops_cli.lab import lab as lab_core
 from ops_cli.lab.settings import NETNS_LAB, LabSettings
-from tests.infra.labtools import lab_cli, root_namespace_snapshot
+from tests.infra.labtools import REPO, lab_cli, oa_deploy, root_namespace_snapshot
+
+# The lab modules run in this order (others after the deploy's own checks, before the
+# compliance module, which breaks controls on purpose and restores them).
+MODULE_ORDER = ("test_lab_units", "test_lab", "test_deploy")
+LAST_MODULES = ("test_compliance",)
 
 
 def _in_ci() -> bool:
@@ -35,6 +44,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"CI=true：lab 测试不允许跳过（{reason}）"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Lab modules in a fixed order: bring-up, deploy checks, features on the deployed lab,
+    compliance last; the order of tests inside a module is kept."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem if item.path.parent.name == "infra" else ""
+        if module in MODULE_ORDER:
+            return MODULE_ORDER.index(module)
+        if module in LAST_MODULES:
+            return len(MODULE_ORDER) + 1
+        return len(MODULE_ORDER) if module else -1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +128,31 @@ def lab_host(lab_ssh_config: Path) -> Callable[[str], object]:
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def deployed(lab: LabSettings) -> dict[str, Any]:
+    """One full `oa-ops deploy -i inventories/lab` per test session; every lab module shares it."""
+    result, stats, elapsed = oa_deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(stats.get("processed", {})) == {"db", "app", "backup"}
+    return {"stats": stats, "seconds": elapsed, "stdout": result.stdout}
+
+
+@pytest.fixture(scope="session")
+def lab_http(lab: LabSettings) -> Callable[..., Any]:
+    """Run a check of tests/infra/lab_http.py inside the lab network namespace."""
+
+    def run(*args: str) -> Any:
+        result = subprocess.run(
+            ["ip", "netns", "exec", NETNS_LAB, sys.executable, "-m", "tests.infra.lab_http",
+             *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def lab_ca(lab: LabSettings) -> str:
+    return str(lab.state_dir / "pki" / "ca.crt")

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+APP_URL = "https://10.77.0.11"  # the app host at the default lab subnet
+RUN_DIR = re.compile(r"运行日志与 artifacts：(\S+)")
+
+
+def oa_deploy(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], float]:
+    """Run `oa-ops deploy -i inventories/lab ARGS`; its result, final stats and wall time."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "oa-ops"), "deploy", "-i", "inventories/lab", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    elapsed = time.monotonic() - started
+    print(f"oa-ops deploy {' '.join(args)}：{elapsed:.0f} 秒\n{result.stdout}")
+    match = RUN_DIR.search(result.stdout)
+    return result, (_stats(Path(match.group(1))) if match else {}), elapsed
+
+
+def _stats(run_dir: Path) -> dict[str, Any]:
+    for path in sorted((run_dir / "artifacts" / "ansible" / "job_events").glob("*.json")):
+        event = json.loads(path.read_text())
+        if event.get("event") == "playbook_on_stats":
+            return event["event_data"]
+    return {}
 
 
 def lab_cli(

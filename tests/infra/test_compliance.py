@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 
 from ops_cli.compliance import catalogue as cat
-from tests.infra.labtools import REPO
-from tests.infra.test_deploy import deployed, lab_ca, lab_http, oa_deploy  # noqa: F401
+from tests.infra.labtools import APP_URL, REPO, oa_deploy
 
 pytestmark = pytest.mark.lab
-APP_URL = "https://10.77.0.11"
 
 # (control, host) -> how it is broken; the clause each must be reported under.
 BREAKS: dict[tuple[str, str], str] = {
@@ -63,7 +61,7 @@ def failed(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def first_check(deployed: dict,  # noqa: F811
+def first_check(deployed: dict,
                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rc, report, seconds = compliance(tmp_path_factory.mktemp("compliance"))
     print(f"部署+加固 {deployed['seconds']:.0f} 秒；核查 {seconds:.0f} 秒；"
@@ -120,7 +118,7 @@ def test_broken_controls_are_reported_then_restored_by_the_roles(
 
 
 def test_https_login_still_works_after_hardening(
-    deployed: dict, lab_http: Callable, lab_ca: str, lab_host: Callable  # noqa: F811
+    deployed: dict, lab_http: Callable, lab_ca: str, lab_host: Callable
 ) -> None:
     """A user signs in through nginx over HTTPS (from the users' network, through the firewall),
     changes the one-time password and reaches the portal, as test_deploy's login does."""
@@ -139,7 +137,7 @@ def test_https_login_still_works_after_hardening(
 
 
 def test_check_of_one_clause_runs_only_that_clause(
-    deployed: dict, tmp_path: Path  # noqa: F811
+    deployed: dict, tmp_path: Path
 ) -> None:
     rc, report, _ = compliance(tmp_path, "--clause", "8.1.4.1")
     assert rc == 0

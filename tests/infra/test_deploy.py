@@ -10,75 +10,17 @@ changes); the checks share it. The idempotence checks come last.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ops_cli.lab.settings import NETNS_LAB, LabSettings
-from tests.infra.labtools import REPO
+from ops_cli.lab.settings import LabSettings
+from tests.infra.labtools import APP_URL, oa_deploy
 
 pytestmark = pytest.mark.lab
-
-APP_URL = "https://10.77.0.11"
-RUN_DIR = re.compile(r"运行日志与 artifacts：(\S+)")
-
-
-def oa_deploy(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], float]:
-    """Run `oa-ops deploy -i inventories/lab ARGS`; its result, final stats and wall time."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "oa-ops"), "deploy", "-i", "inventories/lab", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
-        env={**os.environ, "COLUMNS": "160"},
-    )
-    elapsed = time.monotonic() - started
-    print(f"oa-ops deploy {' '.join(args)}：{elapsed:.0f} 秒\n{result.stdout}")
-    match = RUN_DIR.search(result.stdout)
-    return result, (_stats(Path(match.group(1))) if match else {}), elapsed
-
-
-def _stats(run_dir: Path) -> dict[str, Any]:
-    for path in sorted((run_dir / "artifacts" / "ansible" / "job_events").glob("*.json")):
-        event = json.loads(path.read_text())
-        if event.get("event") == "playbook_on_stats":
-            return event["event_data"]
-    return {}
-
-
-@pytest.fixture(scope="module")
-def deployed(lab: LabSettings) -> dict[str, Any]:
-    result, stats, elapsed = oa_deploy()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert set(stats.get("processed", {})) == {"db", "app", "backup"}
-    return {"stats": stats, "seconds": elapsed, "stdout": result.stdout}
-
-
-@pytest.fixture(scope="module")
-def lab_http(lab: LabSettings) -> Callable[..., Any]:
-    """Run a check of tests/infra/lab_http.py inside the lab network namespace."""
-
-    def run(*args: str) -> Any:
-        result = subprocess.run(
-            ["ip", "netns", "exec", NETNS_LAB, sys.executable, "-m", "tests.infra.lab_http",
-             *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    return run
-
-
-@pytest.fixture(scope="module")
-def lab_ca(lab: LabSettings) -> str:
-    return str(lab.state_dir / "pki" / "ca.crt")
-
 
 def _secret(lab: LabSettings, name: str) -> str:
     return (lab.state_dir / "secrets" / name).read_text().split()[0]
