@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -79,65 +80,112 @@ def _safe_name(text: str) -> str:
     return "".join("_" if ch in '\\/:*?"<>|\x00' else ch for ch in text)[:120]
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """Where an archived item goes: its fonds, year, retention, organisation and item number."""
+
+    fonds: str
+    year: int
+    retention: str
+    org: str
+    item: int
+
+    @property
+    def number(self) -> str:
+        return archive_number(self.fonds, self.year, self.retention, self.org, self.item)
+
+    def head(self) -> dict[str, Any]:
+        """The metadata every archived item starts with (档号 and its parts)."""
+        return {
+            "档号": self.number, "全宗号": self.fonds, "门类代码": ARCHIVE_CATEGORY,
+            "年度": self.year, "保管期限": RETENTIONS[self.retention],
+            "保管期限代码": self.retention, "机构代码": self.org, "件号": self.item,
+        }
+
+
+def _check_may_archive(ctx: RequestContext, secrecy: str, department_id: int,
+                       by_flow: bool) -> None:
+    access.check_clearance(ctx, secrecy)
+    if not by_flow and not access.scope_covers(ctx, access.ADMIN, department_id):
+        raise PermissionDenied(access.ADMIN, "只有公文管理员可以归档")
+
+
+def _take_slot(retention: str, dept: Department, year: int) -> _Slot:
+    if retention not in RETENTIONS:
+        raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
+    fonds = doc_settings().fonds_code
+    org = org_code(dept)
+    item = numbering.take_number("archive", f"{fonds}|{retention}|{org}", year)
+    return _Slot(fonds, year, retention, org, item)
+
+
+def _create_item(ctx: RequestContext, slot: _Slot, dept: Department, title: str, secrecy: str,
+                 metadata: dict[str, Any], **source: int) -> ArchiveItem:
+    return ArchiveItem.create(
+        **source, archive_no=slot.number, fonds_code=slot.fonds,
+        category_code=ARCHIVE_CATEGORY, year=slot.year, retention=slot.retention,
+        org_code=slot.org, item_no=slot.item, title=title, secrecy=secrecy,
+        department=dept.id, metadata=metadata,
+        archived_by=ctx.principal.user_id if ctx.principal else None, archived_at=now())
+
+
+def _copy_files(archive_id: int, files: Any, name_of: Any, role_of: Any) -> list[dict[str, Any]]:
+    """Copy each file's current version into the archive, named and roled by the callers."""
+    copied = []
+    for f in files:
+        version = FileVersion.get(FileVersion.file == f.id,
+                                  FileVersion.version == f.current_version)
+        data = storage.read(version.storage_name, version.sha256)
+        copied.append(_copy_into_archive(archive_id, role_of(f),
+                                         f"{name_of(f)}-{_safe_name(version.original_name)}",
+                                         data, version.kind))
+    return copied
+
+
+def _archived_pdf(archive_id: int, slot: _Slot, doc: OutgoingDocument) -> dict[str, Any]:
+    from app.documents.service import render_pdf
+
+    return _copy_into_archive(archive_id, "output", f"{_safe_name(slot.number)}.pdf",
+                              render_pdf(doc), "pdf")
+
+
 def archive(ctx: RequestContext, doc_id: int, retention: str | None = None,
             history: list[dict[str, Any]] | None = None, *, by_flow: bool = False
             ) -> dict[str, Any]:
     """Archive a finished 发文: its 档号, metadata, PDF and files (with checksums).
     `history` is the flow's record of who did what, when (given by the workflow)."""
-    from app.documents.service import document_view, render_pdf
+    from app.documents.service import document_view
 
     doc = OutgoingDocument.select().where(OutgoingDocument.id == doc_id).for_update().first()
     if doc is None:
         raise NotFound("公文不存在")
-    access.check_clearance(ctx, doc.secrecy)
-    if not by_flow and not access.scope_covers(ctx, access.ADMIN, doc.drafting_department_id):
-        raise PermissionDenied(access.ADMIN, "只有公文管理员可以归档")
+    _check_may_archive(ctx, doc.secrecy, doc.drafting_department_id, by_flow)
     if ArchiveItem.get_or_none(ArchiveItem.document == doc.id):
         raise Conflict("该公文已归档")
     if doc.status not in ARCHIVABLE:
         raise Conflict("只有已用印或已分发的公文可以归档")
-    retention = retention or default_retention(doc)
-    if retention not in RETENTIONS:
-        raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
     dept = Department.get_by_id(doc.drafting_department_id)
-    fonds = doc_settings().fonds_code
-    year = (doc.issued_on or local_today()).year
-    org = org_code(dept)
-    item = numbering.take_number("archive", f"{fonds}|{retention}|{org}", year)
-    number = archive_number(fonds, year, retention, org, item)
-    view = document_view(doc)
-    metadata = _metadata(view, number, fonds, year, retention, org, item, history or [])
-    row = ArchiveItem.create(
-        document=doc.id, archive_no=number, fonds_code=fonds, category_code=ARCHIVE_CATEGORY,
-        year=year, retention=retention, org_code=org, item_no=item, title=doc.title,
-        secrecy=doc.secrecy, department=dept.id, metadata=metadata,
-        archived_by=ctx.principal.user_id if ctx.principal else None, archived_at=now())
-    files = [_copy_into_archive(row.id, "output", f"{_safe_name(number)}.pdf",
-                                render_pdf(doc), "pdf")]
-    for f in DocFile.select().where(DocFile.document == doc.id).order_by(DocFile.role.desc(),
-                                                                          DocFile.sort_order):
-        version = FileVersion.get(FileVersion.file == f.id,
-                                  FileVersion.version == f.current_version)
-        data = storage.read(version.storage_name, version.sha256)
-        prefix = "正文" if f.role == "body" else f"附件{f.sort_order}"
-        files.append(_copy_into_archive(row.id, f.role,
-                                        f"{prefix}-{_safe_name(version.original_name)}",
-                                        data, version.kind))
+    slot = _take_slot(retention or default_retention(doc), dept,
+                      (doc.issued_on or local_today()).year)
+    metadata = {**slot.head(), **_metadata(document_view(doc), history or [])}
+    row = _create_item(ctx, slot, dept, doc.title, doc.secrecy, metadata, document=doc.id)
+    doc_files = DocFile.select().where(DocFile.document == doc.id).order_by(
+        DocFile.role.desc(), DocFile.sort_order)
+    files = [_archived_pdf(row.id, slot, doc), *_copy_files(
+        row.id, doc_files, lambda f: "正文" if f.role == "body" else f"附件{f.sort_order}",
+        lambda f: f.role)]
     OutgoingDocument.update(status="archived", updated_at=now()).where(
         OutgoingDocument.id == doc.id).execute()
     record(ctx, "documents.outgoing.archive", object_type="outgoing_document", object_id=doc.id,
-           details={"archive_no": number, "retention": retention})
-    return {"archive_no": number, "retention": retention, "files": files}
+           details={"archive_no": slot.number, "retention": slot.retention})
+    return {"archive_no": slot.number, "retention": slot.retention, "files": files}
 
 
-def _metadata(view: dict[str, Any], number: str, fonds: str, year: int, retention: str,
-              org: str, item: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+def _metadata(view: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
     def text(value: Any) -> Any:
         return value.isoformat() if hasattr(value, "isoformat") else value
 
     return {
-        "档号": number, "全宗号": fonds, "门类代码": ARCHIVE_CATEGORY, "年度": year,
-        "保管期限": RETENTIONS[retention], "保管期限代码": retention, "机构代码": org, "件号": item,
         "题名": view["title"], "文号": view["doc_number"] or "",
         "责任者": view["issuing_authority"],
         "文种": view["doc_type"], "密级": view["secrecy_title"],
@@ -158,34 +206,25 @@ def archive_incoming(ctx: RequestContext, incoming_id: int, retention: str | Non
     """Archive a finished 收文 in its department's fonds: 档号, metadata (with the flow's
     history: 拟办, 批示, 传阅 receipts...), the scanned original and, for a copy received by
     internal exchange, the issued document's PDF."""
-    from app.documents.service import incoming_view, render_pdf
+    from app.documents.service import incoming_view
 
     incoming = (IncomingDocument.select().where(IncomingDocument.id == incoming_id)
                 .for_update().first())
     if incoming is None:
         raise NotFound("收文不存在")
-    access.check_clearance(ctx, incoming.secrecy)
-    if not by_flow and not access.scope_covers(ctx, access.ADMIN, incoming.department_id):
-        raise PermissionDenied(access.ADMIN, "只有公文管理员可以归档")
+    _check_may_archive(ctx, incoming.secrecy, incoming.department_id, by_flow)
     if ArchiveItem.get_or_none(ArchiveItem.incoming == incoming.id):
         raise Conflict("该收文已归档")
     if incoming.status not in {"registered", "in_flow", "done"}:
         raise Conflict("只有已登记的收文可以归档")
     source = (OutgoingDocument.get_by_id(incoming.source_document_id)
               if incoming.source_document_id else None)
-    retention = retention or (default_retention(source) if source else "D10")
-    if retention not in RETENTIONS:
-        raise ValidationError({"retention": "保管期限只能是：永久、30年、10年"})
     dept = Department.get_by_id(incoming.department_id)
-    fonds = doc_settings().fonds_code
-    year = (incoming.received_on or local_today()).year
-    org = org_code(dept)
-    item = numbering.take_number("archive", f"{fonds}|{retention}|{org}", year)
-    number = archive_number(fonds, year, retention, org, item)
+    slot = _take_slot(retention or (default_retention(source) if source else "D10"), dept,
+                      (incoming.received_on or local_today()).year)
     view = incoming_view(incoming)
     metadata = {
-        "档号": number, "全宗号": fonds, "门类代码": ARCHIVE_CATEGORY, "年度": year,
-        "保管期限": RETENTIONS[retention], "保管期限代码": retention, "机构代码": org, "件号": item,
+        **slot.head(),
         "题名": incoming.title, "收文号": incoming.receipt_no or "",
         "来文单位": incoming.source_unit, "来文字号": incoming.source_number,
         "文种": source.doc_type if source else "", "密级": view["secrecy_title"],
@@ -194,27 +233,16 @@ def archive_incoming(ctx: RequestContext, incoming_id: int, retention: str | Non
         "办理时限": incoming.due_on.isoformat() if incoming.due_on else "",
         "收文部门": view["department_name"], "流程记录": history or [],
     }
-    row = ArchiveItem.create(
-        incoming=incoming.id, archive_no=number, fonds_code=fonds,
-        category_code=ARCHIVE_CATEGORY, year=year, retention=retention, org_code=org,
-        item_no=item, title=incoming.title, secrecy=incoming.secrecy, department=dept.id,
-        metadata=metadata, archived_by=ctx.principal.user_id if ctx.principal else None,
-        archived_at=now())
-    files = []
-    if source is not None:
-        files.append(_copy_into_archive(row.id, "output", f"{_safe_name(number)}.pdf",
-                                        render_pdf(source), "pdf"))
-    for f in DocFile.select().where(DocFile.incoming == incoming.id).order_by(DocFile.sort_order):
-        version = FileVersion.get(FileVersion.file == f.id,
-                                  FileVersion.version == f.current_version)
-        data = storage.read(version.storage_name, version.sha256)
-        name = f"原件{f.sort_order + 1}-{_safe_name(version.original_name)}"
-        files.append(_copy_into_archive(row.id, "scan", name, data, version.kind))
+    row = _create_item(ctx, slot, dept, incoming.title, incoming.secrecy, metadata,
+                       incoming=incoming.id)
+    scans = DocFile.select().where(DocFile.incoming == incoming.id).order_by(DocFile.sort_order)
+    files = [_archived_pdf(row.id, slot, source)] if source is not None else []
+    files += _copy_files(row.id, scans, lambda f: f"原件{f.sort_order + 1}", lambda f: "scan")
     IncomingDocument.update(status="archived").where(
         IncomingDocument.id == incoming.id).execute()
     record(ctx, "documents.incoming.archive", object_type="incoming_document",
-           object_id=incoming.id, details={"archive_no": number, "retention": retention})
-    return {"archive_no": number, "retention": retention, "files": files}
+           object_id=incoming.id, details={"archive_no": slot.number, "retention": slot.retention})
+    return {"archive_no": slot.number, "retention": slot.retention, "files": files}
 
 
 def _item_or_404(ctx: RequestContext, doc_id: int) -> ArchiveItem:
