@@ -13,39 +13,18 @@
 # Installs only what is missing; runs `apt-get update` at most once, and not at all when
 # OA_APT_UPDATED is already set by a calling script (scripts/install-system-deps.sh).
 set -euo pipefail
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 PACKAGES=(fonts-arphic-uming fonts-arphic-ukai poppler-utils)
-
-installed() {
-    local status
-    status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null || true)"
-    [[ "$status" == ii* ]]
-}
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    installed "$pkg" || missing+=("$pkg")
-done
+mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "公文字体与 PDF 工具已安装：${PACKAGES[*]}"
     exit 0
 fi
 
-if [[ "$(id -u)" -ne 0 ]]; then
-    echo "错误：缺少公文版式所需的软件包：${missing[*]}。" >&2
-    echo "安装软件包需要 root 权限，请执行：sudo scripts/install-fonts.sh" >&2
-    echo "（或手动：sudo apt-get install -y ${missing[*]}）" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-if [[ -z "${OA_APT_UPDATED:-}" ]]; then
-    apt-get update -qq
-    export OA_APT_UPDATED=1
-fi
-echo "安装公文字体与 PDF 工具：${missing[*]}"
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_packages "公文版式" "${missing[@]}"
 
 for font in /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/arphic/ukai.ttc; do
     if [[ ! -f "$font" ]]; then

@@ -3,6 +3,8 @@
 # Installs the Debian packages the three-host lab needs. Idempotent: installs only what is missing,
 # runs `apt-get update` at most once, and only when something must be installed.
 set -euo pipefail
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 PACKAGES=(
     debootstrap        # builds the Debian 12 root file system
@@ -22,23 +24,11 @@ if [[ "$(id -u)" -ne 0 ]]; then
     exit 1
 fi
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)"
-    if [[ "$status" != ii* ]]; then
-        missing+=("$pkg")
-    fi
-done
-
+mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "lab 依赖已全部安装。"
 else
-    echo "安装 lab 依赖：${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # tinyproxy's package starts a system-wide instance where an init system runs; the lab starts
-    # its own instance with its own configuration, so the system one is irrelevant to it.
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    install_packages " lab " "${missing[@]}"
 fi
 
 # On a machine booted with systemd, Debian's tinyproxy package starts a system-wide instance on
