@@ -72,13 +72,14 @@ def write_xlsx(events: Iterable[dict[str, Any]], target: str | Path | IO[bytes])
     sheet.append(HEADERS)
     count = 0
     for event in events:
-        sheet.append([_xlsx_cell(sheet, v) for v in _cells(event)])
+        sheet.append([xlsx_text_cell(sheet, v) for v in _cells(event)])
         count += 1
     workbook.save(target)
     return count
 
 
-def _xlsx_cell(sheet: Any, value: Any) -> Any:
+def xlsx_text_cell(sheet: Any, value: Any) -> Any:
+    """A write-only cell that keeps text as text (never a formula), for every XLSX export."""
     if not isinstance(value, str):
         return value
     cell = WriteOnlyCell(sheet, value=_strip_illegal(value))

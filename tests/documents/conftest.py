@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass
 
 import pytest
 
-from app.auth.models import Role, RolePermission
-from app.auth.roles import user_permissions
-from app.core.context import Principal, RequestContext
 from app.core.db import run_in_transaction
 from app.org.models import Department, DepartmentDeputy, User
-from tests.support.accounts import make_user
-
-
-def ctx_for(user: User) -> RequestContext:
-    """The context a signed-in user's requests carry (permissions from the real roles)."""
-    def load() -> RequestContext:
-        permissions, admin, _ = user_permissions(user.id)
-        fresh = User.get_by_id(user.id)
-        return RequestContext(principal=Principal(
-            user_id=fresh.id, username=fresh.username, name=fresh.name,
-            department_id=fresh.department_id, session_id="test", permissions=permissions,
-            admin_role=admin, clearance=fresh.clearance), ip="127.0.0.1", request_id="test")
-
-    return run_in_transaction(load)
-
-
-def _department(name: str, parent: Department | None = None, doc_code: str = "",
-                short_name: str = "") -> Department:
-    now = dt.datetime.now(dt.UTC)
-    return run_in_transaction(lambda: Department.create(
-        name=name, parent=parent, doc_code=doc_code, short_name=short_name,
-        created_at=now, updated_at=now))
-
-
-def make_role(code: str, grants: dict[str, str]) -> None:
-    def create() -> None:
-        now = dt.datetime.now(dt.UTC)
-        role = Role.create(code=code, name=code, description="", built_in=False,
-                           admin_kind=None, created_at=now, updated_at=now)
-        for permission, scope in grants.items():
-            RolePermission.create(role=role.id, permission=permission, scope=scope)
-    run_in_transaction(create)
+from tests.support.accounts import make_department as _department
+from tests.support.accounts import make_role, make_user
 
 
 @dataclass

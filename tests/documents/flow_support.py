@@ -11,8 +11,7 @@ from app.documents import flow
 from app.org.models import Department, DepartmentDeputy, User
 from app.workflow import engine, service
 from app.workflow.models import Task
-from tests.documents.conftest import ctx_for
-from tests.support.accounts import make_user
+from tests.support.accounts import ctx_for, make_user
 
 
 def tx(fn, *args, **kwargs):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.core.db import run_in_transaction
 from app.documents import service
-from tests.documents.conftest import ctx_for, docx_bytes, draft_values
+from tests.documents.conftest import docx_bytes, draft_values
+from tests.support.accounts import ctx_for
 
 BODY = ["根据省厅统一部署，决定在全市公安机关开展春季安全检查。现将有关事项通知如下。",
         "一、检查范围",

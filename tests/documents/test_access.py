@@ -11,8 +11,9 @@ from app.core.db import run_in_transaction
 from app.core.errors import PermissionDenied
 from app.documents import access, service
 from app.documents.models import OutgoingDocument
-from tests.documents.conftest import ctx_for, draft_values
+from tests.documents.conftest import draft_values
 from tests.documents.helpers import draft, issue
+from tests.support.accounts import ctx_for
 
 
 def _sees(user, doc_id) -> bool:

@@ -14,8 +14,8 @@ import pytest
 from app.core.db import run_in_transaction
 from app.core.errors import Conflict, PermissionDenied
 from app.documents import archive, service
-from tests.documents.conftest import ctx_for
 from tests.documents.helpers import draft, issue
+from tests.support.accounts import ctx_for
 
 YEAR = dt.date.today().year
 

@@ -12,7 +12,7 @@ from app.documents.models import ArchiveItem, IncomingDocument, Opinion, Outgoin
 from app.workflow import engine
 from app.workflow import service as wf_service
 from app.workflow.models import Task
-from tests.documents.conftest import ctx_for, docx_bytes, draft_values, pdf_bytes
+from tests.documents.conftest import docx_bytes, draft_values, pdf_bytes
 from tests.documents.flow_support import (
     FlowBureau,
     approve,
@@ -21,6 +21,7 @@ from tests.documents.flow_support import (
     open_task,
     tx,
 )
+from tests.support.accounts import ctx_for
 
 
 def _draft(fb: FlowBureau, **changes) -> int:

@@ -10,8 +10,9 @@ from app.documents.models import IncomingDocument, OutgoingDocument
 from app.features import installed_features
 from app.org.models import Department, User
 from app.workflow.models import Task
-from tests.documents.conftest import ctx_for, draft_values
+from tests.documents.conftest import draft_values
 from tests.documents.flow_support import tx
+from tests.support.accounts import ctx_for
 
 
 @pytest.fixture

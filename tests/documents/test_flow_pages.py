@@ -7,9 +7,9 @@ import re
 
 from app.documents import flow
 from app.documents.models import IncomingDocument
-from tests.documents.conftest import ctx_for, draft_values
+from tests.documents.conftest import draft_values
 from tests.documents.flow_support import approve, tx
-from tests.support.accounts import login
+from tests.support.accounts import ctx_for, login
 
 
 def _errors(html: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ from pypdf import PdfReader
 from app.core.db import run_in_transaction
 from app.documents import service
 from app.documents.dates import chinese_date, local_today
-from tests.documents.conftest import ctx_for
 from tests.documents.helpers import draft, issue
+from tests.support.accounts import ctx_for
 
 YEAR = dt.date.today().year
 

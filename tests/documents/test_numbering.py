@@ -12,8 +12,9 @@ from app.core.db import connect_params, run_in_transaction
 from app.core.errors import Conflict, PermissionDenied, ValidationError
 from app.documents import numbering, service
 from app.documents.models import NumberRule, OutgoingDocument
-from tests.documents.conftest import ctx_for, draft_values
+from tests.documents.conftest import draft_values
 from tests.documents.helpers import draft, issue
+from tests.support.accounts import ctx_for
 
 YEAR = dt.date.today().year
 

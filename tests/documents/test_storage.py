@@ -13,7 +13,8 @@ from app.core.db import run_in_transaction
 from app.core.errors import ValidationError
 from app.documents import service, storage
 from app.documents.models import FileVersion
-from tests.documents.conftest import ctx_for, docx_bytes, draft_values, ofd_bytes, pdf_bytes
+from tests.documents.conftest import docx_bytes, draft_values, ofd_bytes, pdf_bytes
+from tests.support.accounts import ctx_for
 
 
 def test_docx_pdf_and_ofd_are_accepted_with_their_text(bureau):

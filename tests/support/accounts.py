@@ -21,9 +21,10 @@ import time
 import pyotp
 
 from app.auth import captcha, passwords, service
-from app.auth.models import CaptchaChallenge, Role, Totp
-from app.auth.roles import sync_built_in_roles, write_user_roles
+from app.auth.models import CaptchaChallenge, Role, RolePermission, Totp
+from app.auth.roles import sync_built_in_roles, user_permissions, write_user_roles
 from app.auth.sessions import token_hash
+from app.core.context import Principal, RequestContext
 from app.core.db import run_in_transaction
 from app.org.models import Department, User
 from app.org.names import name_pinyin
@@ -145,3 +146,36 @@ def _failure(response) -> str:
 
 __all__ = ["DEFAULT_PASSWORD", "default_department", "fresh_code", "login", "login_response",
            "make_user", "solve_captcha", "totp_secret"]
+
+
+def ctx_for(user: User) -> RequestContext:
+    """The context a signed-in user's requests carry (permissions from the real roles)."""
+    def load() -> RequestContext:
+        permissions, admin, _ = user_permissions(user.id)
+        fresh = User.get_by_id(user.id)
+        return RequestContext(principal=Principal(
+            user_id=fresh.id, username=fresh.username, name=fresh.name,
+            department_id=fresh.department_id, session_id="test", permissions=permissions,
+            admin_role=admin, clearance=fresh.clearance), ip="127.0.0.1", request_id="test")
+
+    return run_in_transaction(load)
+
+
+def make_department(name: str, parent: Department | None = None, doc_code: str = "",
+                short_name: str = "") -> Department:
+    """A department created in its own transaction."""
+    now = dt.datetime.now(dt.UTC)
+    return run_in_transaction(lambda: Department.create(
+        name=name, parent=parent, doc_code=doc_code, short_name=short_name,
+        created_at=now, updated_at=now))
+
+
+def make_role(code: str, grants: dict[str, str]) -> None:
+    """A custom role granting `permission -> scope`."""
+    def create() -> None:
+        now = dt.datetime.now(dt.UTC)
+        role = Role.create(code=code, name=code, description="", built_in=False,
+                           admin_kind=None, created_at=now, updated_at=now)
+        for permission, scope in grants.items():
+            RolePermission.create(role=role.id, permission=permission, scope=scope)
+    run_in_transaction(create)
