@@ -2,7 +2,7 @@
 
     python -m bench.callprofile portal      # the portal's widgets (todo, my approvals, ...)
     python -m bench.callprofile todo        # service.todo_list
-    python -m bench.callprofile task        # service.task_view + user_options (the task page)
+    python -m bench.callprofile task        # service.task_view (the task page)
 
 Runs on a fresh copy of the seeded template as a seeded member of staff, calls the function
 `--repeat` times (each its own transaction, as the web layer does) under pyinstrument, and
@@ -40,7 +40,7 @@ def _calls(which: str, ctx):
         return lambda: service.todo_list(ctx, {})
     if which == "task":
         task = Task.get((Task.assignee_id == ctx.user_id) & (Task.status == "open"))
-        return lambda: (service.task_view(ctx, task.id), service.user_options(ctx))
+        return lambda: service.task_view(ctx, task.id)
 
     from app.features import installed_features
 

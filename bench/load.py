@@ -48,6 +48,7 @@ class Sample:
     latency: float
     ok: bool
     status: int
+    size: int = 0  # bytes of the response body (as the page is, before gzip)
 
 
 @dataclass
@@ -58,9 +59,10 @@ class Recorder:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     messages: dict[str, str] = field(default_factory=dict)  # first error message per kind
 
-    def add(self, action: str, latency: float, ok: bool, status: int, text: str = "") -> None:
+    def add(self, action: str, latency: float, ok: bool, status: int, text: str = "",
+            size: int = 0) -> None:
         if self.samples is not None:
-            self.samples.append(Sample(action, latency, ok, status))
+            self.samples.append(Sample(action, latency, ok, status, size))
             if not ok:
                 kind = f"{action}:{status}"
                 self.errors[kind] += 1
@@ -92,17 +94,18 @@ class VirtualUser:
     async def _call(self, action: str, method: str, path: str, *, expect: tuple[int, ...],
                     record: bool = True, **kwargs) -> tuple[int, str]:
         started = time.perf_counter()
-        status, text = 0, ""
+        status, text, size = 0, "", 0
         try:
             async with self.session.request(method, self.base + path, allow_redirects=False,
                                             **kwargs) as response:
                 status = response.status
                 text = await response.text()
+                size = len(text.encode())
         except (TimeoutError, aiohttp.ClientError):
             status = 0
         if record:
             self.recorder.add(action, time.perf_counter() - started, status in expect, status,
-                              text if status not in expect else "")
+                              text if status not in expect else "", size)
         return status, text
 
     async def login(self) -> bool:

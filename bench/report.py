@@ -32,6 +32,7 @@ def summarise_step(users: int, samples: list[Sample], seconds: float) -> dict:
     for action, rows in sorted(by_action.items()):
         actions[action] = {"count": len(rows), "rps": round(len(rows) / seconds, 1),
                            "errors": sum(1 for r in rows if not r.ok),
+                           "kib": round(sum(r.size for r in rows) / len(rows) / 1024, 1),
                            **percentiles([r.latency for r in rows])}
     return {"users": users, "seconds": round(seconds, 1), "requests": len(samples),
             "rps": round(len(samples) / seconds, 1),
@@ -138,11 +139,12 @@ def markdown(conditions: dict, measured: dict, plot_name: str) -> str:
     lines += ["", "## 各操作（每级）", ""]
     for s in steps:
         lines += [f"### {s['users']} 人", "",
-                  "| 操作 | 次数 | 次/秒 | p50 ms | p95 ms | p99 ms | 错误 |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| 操作 | 次数 | 次/秒 | p50 ms | p95 ms | p99 ms | 错误 | 平均 KiB |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for action, a in s["actions"].items():
             lines.append(f"| {action} | {a['count']} | {a['rps']} | {a['p50_ms']} | "
-                         f"{a['p95_ms']} | {a['p99_ms']} | {a['errors']} |")
+                         f"{a['p95_ms']} | {a['p99_ms']} | {a['errors']} | "
+                         f"{a.get('kib', '')} |")
         if s["errors_by_kind"]:
             lines.append("")
             messages = s.get("error_messages", {})

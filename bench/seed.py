@@ -309,6 +309,9 @@ CREATE TEMP TABLE seed_staff AS
      GROUP BY u.department_id HAVING count(*) >= 2;
 CREATE TEMP TABLE seed_dept AS
     SELECT row_number() OVER (ORDER BY s.dept) AS k, s.dept, s.ids, d.leader_id,
+           -- a leader does not draft here: the engine sends 签发 to the initiator's leader, and
+           -- the top department's leader has none above (approving their 部门审核 then fails)
+           array_remove(s.ids, d.leader_id) AS starters,
            coalesce(nullif(r.doc_code, ''), 'X公') AS code
       FROM seed_staff s JOIN department d ON d.id = s.dept
       LEFT JOIN department r ON r.parent_id IS NULL AND r.id = (
@@ -326,7 +329,7 @@ WITH base AS (
       FROM generate_series(1, %(n)s) AS g
 ), picked AS (
     SELECT b.*, d.dept, d.leader_id, d.code,
-           d.ids[1 + floor(b.r1 * cardinality(d.ids))::int] AS initiator,
+           d.starters[1 + floor(b.r1 * cardinality(d.starters))::int] AS initiator,
            d.ids[1 + floor(b.r2 * cardinality(d.ids))::int] AS reviewer0,
            d.ids
       FROM base b JOIN seed_dept d USING (k)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import peewee as pw
@@ -137,16 +137,22 @@ def user_permissions(user_id: int) -> tuple[dict[str, Scope], str | None, list[s
     rows = (RolePermission.select(RolePermission.permission, RolePermission.scope)
             .join(UserRole, on=(UserRole.role == RolePermission.role))
             .where(UserRole.user == user_id).tuples())
+    roles = list(Role.select(Role.code, Role.admin_kind).join(UserRole)
+                 .where(UserRole.user == user_id).tuples())
+    return merge_grants(rows, roles)
+
+
+def merge_grants(grants: Iterable[Sequence[str]], roles: Sequence[Sequence[str | None]]
+                 ) -> tuple[dict[str, Scope], str | None, list[str]]:
+    """(permission, scope) rows and (role code, admin kind) rows -> user_permissions' result."""
     merged: dict[str, Scope] = {}
-    for code, scope_text in rows:
+    for code, scope_text in grants:
         scope = Scope(scope_text)
         current = merged.get(code)
         if current is None or SCOPE_ORDER.index(scope) > SCOPE_ORDER.index(current):
             merged[code] = scope
-    roles = list(Role.select(Role.code, Role.admin_kind).join(UserRole)
-                 .where(UserRole.user == user_id).tuples())
     admin = next((kind for _, kind in roles if kind), None)
-    return merged, admin, [code for code, _ in roles]
+    return merged, admin, [str(code) for code, _ in roles]
 
 
 # ---- role administration (安全管理员) ---------------------------------------------------------

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import peewee as pw
 
 from app.auth.events import audit
-from app.auth.models import Credential, Totp, UserSession
-from app.auth.roles import SESSION_MANAGE, user_permissions
+from app.auth.models import UserSession
+from app.auth.roles import SESSION_MANAGE, merge_grants
 from app.core.config import settings
 from app.core.context import Principal, RequestContext
+from app.core.db import database
 from app.core.errors import NotFound, PermissionDenied
 from app.org.models import Department, User
 
@@ -108,58 +109,87 @@ def logout(ctx: RequestContext, token: str) -> None:
 
 
 # ---- resolution per request -------------------------------------------------------------------
+# Every request resolves its session, so it is ONE statement, run outside any transaction
+# (app.core.db.run_statements): the session with its user, roles, grants, password state and
+# TOTP enrolment, and the touch of last_seen_at in a data-modifying CTE. The touch's conditions
+# repeat the checks below (live, not expired, not idle, user active) so that a session about to
+# be ended is never touched; the SELECT sees the row as it was before the touch.
+_RESOLVE_SQL = """
+WITH touched AS (
+    UPDATE user_session SET last_seen_at = %(now)s
+    WHERE token_hash = %(hash)s AND ended_at IS NULL AND stage = 'active'
+      AND expires_at > %(now)s AND last_seen_at >= %(idle_since)s
+      AND last_seen_at <= %(touch_before)s
+      AND EXISTS (SELECT 1 FROM app_user u WHERE u.id = user_id AND u.status = 'active')
+    RETURNING id)
+SELECT s.id, s.expires_at, s.last_seen_at, u.id, u.username, u.name, u.department_id,
+       u.clearance, u.status, c.changed_at, c.must_change,
+       EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.enrolled_at IS NOT NULL),
+       (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::json)
+          FROM user_role ur JOIN role r ON r.id = ur.role_id WHERE ur.user_id = u.id),
+       (SELECT coalesce(json_agg(json_build_array(rp.permission, rp.scope)), '[]'::json)
+          FROM user_role ur JOIN role_permission rp ON rp.role_id = ur.role_id
+         WHERE ur.user_id = u.id)
+FROM user_session s JOIN app_user u ON u.id = s.user_id
+LEFT JOIN credential c ON c.user_id = u.id
+WHERE s.token_hash = %(hash)s AND s.ended_at IS NULL AND s.stage = 'active'
+"""
+
+
 def resolve_session(token: str, ip: str) -> Principal | None:
-    """hooks.resolve_session: the signed-in principal for a cookie value, or None."""
-    row = (UserSession.select(UserSession, User)
-           .join(User).where(UserSession.token_hash == token_hash(token), _live()).first())
+    """hooks.resolve_session: the signed-in principal for a cookie value, or None.
+
+    last_seen_at is written at most once a minute (TOUCH_EVERY), not on every request: the idle
+    timeout is counted from it, so a session can end at most a minute EARLIER than the exact
+    idle limit, never later; the absolute limit (expires_at) does not depend on it."""
+    moment = now()
+    idle = dt.timedelta(minutes=settings().session_idle_minutes)
+    row = database.execute_sql(_RESOLVE_SQL, {
+        "hash": token_hash(token), "now": moment, "idle_since": moment - idle,
+        "touch_before": moment - TOUCH_EVERY}).fetchone()
     if row is None:
         return None
-    moment = now()
-    cfg = settings()
-    if moment >= row.expires_at:
-        _end([row.id], "expired")
+    (session_id, expires_at, last_seen_at, user_id, username, name, department_id, clearance,
+     status, changed_at, must_change, enrolled, roles, grants) = row
+    if moment >= expires_at:
+        _end([session_id], "expired")
         return None
-    if moment - row.last_seen_at > dt.timedelta(minutes=cfg.session_idle_minutes):
-        _end([row.id], "idle")
+    if moment - last_seen_at > idle:
+        _end([session_id], "idle")
         return None
-    user = row.user
-    if user.status != "active":
-        _end([row.id], "disabled")
+    if status != "active":
+        _end([session_id], "disabled")
         return None
-    if moment - row.last_seen_at >= TOUCH_EVERY:
-        UserSession.update(last_seen_at=moment).where(UserSession.id == row.id).execute()
-    return build_principal(user, str(row.id))
+    permissions, admin_kind, role_codes = merge_grants(grants, roles)
+    pending, notices = _pending_steps(changed_at, must_change, role_codes, enrolled)
+    return Principal(user_id=user_id, username=username, name=name,
+                     department_id=department_id, session_id=str(session_id),
+                     permissions=permissions, admin_role=admin_kind, clearance=clearance,
+                     pending_url=pending, notices=notices)
 
 
-def build_principal(user: User, session_id: str) -> Principal:
+def _pending_steps(changed_at: dt.datetime | None, must_change: bool | None,
+                   role_codes: list[str], enrolled: bool
+                   ) -> tuple[str | None, tuple[str, ...]]:
+    """The step the user must finish first (password change, TOTP enrolment) and notices."""
     cfg = settings()
-    permissions, admin_kind, role_codes = user_permissions(user.id)
-    credential = Credential.get_or_none(Credential.user == user.id)
     pending: str | None = None
     notices: list[str] = []
-    if credential is not None:
-        age = now() - credential.changed_at
-        left = dt.timedelta(days=cfg.password_max_age_days) - age
-        if credential.must_change or left <= dt.timedelta(0):
+    if changed_at is not None:
+        left = dt.timedelta(days=cfg.password_max_age_days) - (now() - changed_at)
+        if must_change or left <= dt.timedelta(0):
             pending = PASSWORD_URL
         elif left <= dt.timedelta(days=cfg.password_warn_days):
             days = max(1, left.days + (1 if left.seconds else 0))
             notices.append(f"您的密码将在 {days} 天后过期，请尽快修改。")
-    if pending is None and totp_required(role_codes) and not totp_enrolled(user.id):
+    if pending is None and totp_required(role_codes) and not enrolled:
         pending = TOTP_URL
-    return Principal(user_id=user.id, username=user.username, name=user.name,
-                     department_id=user.department_id, session_id=session_id,
-                     permissions=permissions, admin_role=admin_kind, clearance=user.clearance,
-                     pending_url=pending, notices=tuple(notices))
+    return pending, tuple(notices)
 
 
 def totp_required(role_codes: list[str]) -> bool:
     required = set(settings().totp_required_roles)
     return any(code in required for code in role_codes)
-
-
-def totp_enrolled(user_id: int) -> bool:
-    return Totp.select().where(Totp.user == user_id, Totp.enrolled_at.is_null(False)).exists()
 
 
 def active_sessions() -> int:

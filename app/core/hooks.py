@@ -31,7 +31,8 @@ def _no_count() -> int:
 
 
 class Hooks:
-    # blocking; runs inside a unit of work: (session id, client ip) -> Principal or None
+    # blocking; web requests run it WITHOUT a transaction (db.run_statements), so each of its
+    # statements must stand alone: (session id, client ip) -> Principal or None
     resolve_session: SessionResolver = staticmethod(_no_session)
     # blocking; runs inside the caller's unit of work:
     # (ctx, action, object_type=, object_id=, outcome=, details=)

@@ -118,7 +118,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.check_origin_of_unsafe_request()
         session_id = self.get_cookie(SESSION_COOKIE)
         if session_id and 16 <= len(session_id) <= 128:
-            self.principal = await db.unit_of_work(hooks.resolve_session, session_id, self.ip)
+            self.principal = await db.run_statements(hooks.resolve_session, session_id, self.ip)
         if self.principal is None and not self.public:
             raise NotAuthenticated()
         if self.principal and self.principal.pending_url and not self.allow_pending:

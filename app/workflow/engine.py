@@ -16,6 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import peewee as pw
@@ -68,9 +71,67 @@ def today() -> dt.date:
 
 
 # ---- loading ------------------------------------------------------------------------------------
+class _GraphCache:
+    """Parsed graphs of PUBLISHED versions, which a trigger makes immutable.
+
+    The key holds what identifies a version beyond its id (code, version, published_at): a
+    database whose ids were reused (truncated tests, a restored copy) can never be served the
+    graph another version had under the same id. Drafts change, so they are never cached."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._graphs: OrderedDict[tuple, Graph] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Graph | None:
+        with self._lock:
+            graph = self._graphs.get(key)
+            if graph is not None:
+                self._graphs.move_to_end(key)
+            return graph
+
+    def put(self, key: tuple, graph: Graph) -> None:
+        with self._lock:
+            self._graphs[key] = graph
+            while len(self._graphs) > self.LIMIT:
+                self._graphs.popitem(last=False)
+
+
+_graph_cache = _GraphCache()
+
+
+def graphs_of(definition_ids: Iterable[int]) -> dict[int, Graph]:
+    """The graphs of these flow versions: one light query for their identities, plus one for
+    the graphs not cached yet (a page of instances costs one query, not one per instance)."""
+    ids = set(definition_ids)
+    if not ids:
+        return {}
+    heads = (Definition.select(Definition.id, Definition.code, Definition.version,
+                               Definition.status, Definition.published_at)
+             .where(Definition.id.in_(ids)).tuples())
+    keys = {row[0]: row[1:] for row in heads}
+    found: dict[int, Graph] = {}
+    for definition_id, key in keys.items():
+        cached = _graph_cache.get((definition_id, *key)) if key[2] == "published" else None
+        if cached is not None:
+            found[definition_id] = cached
+    missing = set(keys) - set(found)
+    if missing:
+        for definition_id, data in (Definition.select(Definition.id, Definition.graph)
+                                    .where(Definition.id.in_(missing)).tuples()):
+            found[definition_id] = Graph(data)
+            if keys[definition_id][2] == "published":
+                _graph_cache.put((definition_id, *keys[definition_id]), found[definition_id])
+    return found
+
+
 def graph_of(definition_id: int) -> Graph:
-    """The graph of an instance's flow version (read per operation: one indexed row)."""
-    return Graph(Definition.get_by_id(definition_id).graph)
+    """The graph of an instance's flow version."""
+    graph = graphs_of([definition_id]).get(definition_id)
+    if graph is None:
+        raise NotFound("流程定义不存在")
+    return graph
 
 
 def latest_published(code: str) -> Definition:

@@ -18,6 +18,7 @@ from app.core.context import RequestContext
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.org.models import User
 from app.workflow import business, engine
+from app.workflow.definition import Graph
 from app.workflow.models import (
     ACTION_TITLES,
     INSTANCE_STATUS_TITLES,
@@ -126,15 +127,23 @@ def _task_item(task: Task, names: dict[int, str], at: dt.datetime) -> dict[str, 
     }
 
 
-def _page(query: pw.ModelSelect, f: dict[str, Any], order: list[Any]) -> tuple[list[Task], int]:
-    total = query.count()
-    rows = list(query.order_by(*order).paginate(f["page"], PAGE_SIZE))
-    return rows, total
+def _page(query: pw.ModelSelect, f: dict[str, Any], order: list[Any],
+          short: bool = False) -> tuple[list[Task], int]:
+    """A page and the total. For a `short` list (open todos: tens of rows) both come from one
+    query with a window count, saving a round trip; a long one (a leader's 5000 done tasks)
+    keeps COUNT + an index-ordered LIMIT, which there is 40 ms against 115-190 ms."""
+    if not short:
+        return list(query.order_by(*order).paginate(f["page"], PAGE_SIZE)), query.count()
+    counted = query.select_extend(pw.fn.COUNT(pw.SQL("*")).over().alias("total_rows"))
+    rows = list(counted.order_by(*order).paginate(f["page"], PAGE_SIZE))
+    if rows:
+        return rows, rows[0].total_rows
+    return rows, (query.count() if f["page"] > 1 else 0)
 
 
 def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
-               order: list[Any], audit_action: str) -> dict[str, Any]:
-    rows, total = _page(query, f, order)
+               order: list[Any], audit_action: str, short: bool = False) -> dict[str, Any]:
+    rows, total = _page(query, f, order, short)
     names = _names({r.original_assignee_id or 0 for r in rows}
                    | {r.inst.initiator_id for r in rows})
     at = engine.now()
@@ -155,7 +164,7 @@ def todo_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     f = _filters(raw)
     query = todo_query(_uid(ctx), f)
     order = [*_URGENT_FIRST, Task.due_at.asc(nulls="LAST"), Task.created_at.desc()]
-    result = _task_list(ctx, query, f, order, "workflow.todo.list")
+    result = _task_list(ctx, query, f, order, "workflow.todo.list", short=True)
     unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
     # the badge counts exactly the unfiltered list, so its total is the badge when unfiltered
     result["count"] = result["total"] if unfiltered else todo_count(ctx)
@@ -200,7 +209,8 @@ def mine_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     total = query.count()
     rows = list(query.order_by((Instance.status == "running").desc(), Instance.urgency.desc(),
                                Instance.started_at.desc()).paginate(f["page"], PAGE_SIZE))
-    items = [_instance_item(i) for i in rows]
+    graphs = engine.graphs_of(i.definition_id for i in rows)
+    items = [_instance_item(i, graphs[i.definition_id]) for i in rows]
     business.attach(items)
     record(ctx, "workflow.mine.list", object_type="wf_instance",
            details={"count": len(items)})
@@ -208,8 +218,7 @@ def mine_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
             "pages": max(1, -(-total // PAGE_SIZE)), "filters": f}
 
 
-def _instance_item(inst: Instance) -> dict[str, Any]:
-    graph = engine.graph_of(inst.definition_id)
+def _instance_item(inst: Instance, graph: Graph) -> dict[str, Any]:
     return {"instance_id": inst.id, "title": inst.title, "flow_code": inst.flow_code,
             "flow_name": graph.data.get("name", inst.flow_code),
             "business_type": inst.business_type, "business_id": inst.business_id,
@@ -248,18 +257,22 @@ def node_states(inst: Instance) -> dict[str, str]:
 
 def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
     inst = engine.visible_instance(ctx, instance_id)
-    graph = engine.graph_of(inst.definition_id)
+    return _instance_view(ctx, inst, engine.graph_of(inst.definition_id))
+
+
+def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[str, Any]:
     tasks = list(Task.select().where(Task.instance_id == inst.id).order_by(Task.id))
     names = _names({t.assignee_id for t in tasks} | {t.original_assignee_id or 0 for t in tasks}
                    | {inst.initiator_id})
     at = engine.now()
-    definition = Definition.get_by_id(inst.definition_id)
-    item = _instance_item(inst)
+    version = (Definition.select(Definition.version)
+               .where(Definition.id == inst.definition_id).scalar())
+    item = _instance_item(inst, graph)
     business.attach([item])
     view = {
         **item,
         "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,
-        "version": definition.version, "form": inst.form,
+        "version": version, "form": inst.form,
         "fields": list(graph.fields.values()),
         "history": _history_items(inst),
         "tasks": [{**_task_item(t, names, at), "assignee": names.get(t.assignee_id, ""),
@@ -294,9 +307,9 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
     task = Task.get_or_none(Task.id == task_id)
     if task is None:
         raise NotFound("待办不存在")
-    view = instance_view(ctx, task.instance_id)
-    inst = Instance.get_by_id(task.instance_id)
+    inst = engine.visible_instance(ctx, task.instance_id)
     graph = engine.graph_of(inst.definition_id)
+    view = _instance_view(ctx, inst, graph)
     mine = task.assignee_id == ctx.user_id
     is_open = mine and task.status == "open" and (inst.status == "running"
                                                   or task.kind == "circulate")
