@@ -6,7 +6,7 @@ from app.core.features import Feature
 
 
 def installed_features() -> list[Feature]:
-    from app import audit, auth, documents, org, portal, statistics, workflow
+    from app import audit, auth, documents, notifications, org, portal, statistics, workflow
 
     return [org.feature, audit.feature, auth.feature, portal.feature, workflow.feature,
-            documents.feature, statistics.feature]
+            documents.feature, notifications.feature, statistics.feature]

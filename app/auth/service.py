@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import peewee as pw
+from prometheus_client import Counter
 
 from app.auth import captcha, mfa
 from app.auth.events import audit
@@ -28,6 +29,9 @@ CAPTCHA_FAILURE = "验证码错误或已失效，请重新输入"
 MFA_FAILURE = "动态口令不正确或已使用过"
 MFA_EXPIRED = "登录已超时，请重新输入用户名和密码"
 CAPTCHA_MEMORY = dt.timedelta(hours=24)  # a failure this old no longer asks for a captcha
+# For the failed-login burst alert. Counted when the failure is recorded, before the commit: a
+# rolled-back request may still count, which only errs towards alerting.
+LOGIN_FAILURES = Counter("oa_login_failures", "Failed sign-in attempts, by reason", ["reason"])
 
 
 def locked_message() -> str:
@@ -84,6 +88,13 @@ def _name_locked(username: str) -> bool:
             and row.last_failure_at > now() - dt.timedelta(minutes=settings().lockout_minutes))
 
 
+def _login_failure(ctx: RequestContext, username: str, user: User | None, reason: str) -> None:
+    """Audit one failed sign-in and count it for monitoring."""
+    LOGIN_FAILURES.labels(reason=reason).inc()
+    audit(ctx, "auth.login.failure", object_type="user", object_id=user.id if user else None,
+          outcome="failure", details={"username": username, "reason": reason})
+
+
 def _is_locked(credential: Credential | None) -> bool:
     return bool(credential and credential.locked_until and credential.locked_until > now())
 
@@ -107,8 +118,7 @@ def _count_failure(ctx: RequestContext, username: str, user: User | None, reason
                           ).where(Credential.user == user.id).execute()
     elif name_failures == cfg.lockout_threshold:
         locked = True
-    audit(ctx, "auth.login.failure", object_type="user", object_id=user.id if user else None,
-          outcome="failure", details={"username": username, "reason": reason})
+    _login_failure(ctx, username, user, reason)
     if locked:
         audit(ctx, "auth.account.lock", object_type="user", object_id=user.id if user else None,
               outcome="failure", details={"username": username, "failures": cfg.lockout_threshold,
@@ -151,14 +161,12 @@ def prepare_login(ctx: RequestContext, username: str, captcha_token: str | None,
                   captcha_answer: str | None) -> LoginAttempt:
     username = normalise_username(username)
     if captcha_needed(username, ctx.ip) and not captcha.consume(captcha_token, captcha_answer):
-        audit(ctx, "auth.login.failure", object_type="user", outcome="failure",
-              details={"username": username, "reason": "captcha"})
+        _login_failure(ctx, username, None, "captcha")
         return LoginAttempt(username, error=CAPTCHA_FAILURE, error_field="captcha")
     user = find_user(username)
     credential = Credential.get_or_none(Credential.user == user.id) if user else None
     if _is_locked(credential) or (user is None and _name_locked(username)):
-        audit(ctx, "auth.login.failure", object_type="user", object_id=user.id if user else None,
-              outcome="failure", details={"username": username, "reason": "locked"})
+        _login_failure(ctx, username, user, "locked")
         return LoginAttempt(username, error=locked_message())
     return LoginAttempt(username, user.id if user else None,
                         credential.password_hash if credential else None)

@@ -48,6 +48,8 @@ class Settings:
     totp_issuer: str = "公安局办公平台"
     audit_retention_days: int = 180
     time_zone: str = "Asia/Shanghai"
+    # Alertmanager's bearer token for /api/alerts/alertmanager; empty: the webhook is refused
+    alert_webhook_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -90,7 +90,9 @@ def test_each_administrator_role_has_its_own_default(live_server, db) -> None:
     staff = desktop(signed_in(live_server, "putong"))
     assert defaults["auditor"][0] == widget.key  # the auditor's own work comes first
     assert widget.key not in defaults["sysadmin"] and widget.key not in defaults["secadmin"]
-    assert defaults["sysadmin"][0] == "shortcuts" and staff[0] == "profile"
+    # the two other administrators' duty widget first: 系统告警 (app.notifications)
+    assert defaults["sysadmin"][0] == "alerts_system" and staff[0] == "profile"
+    assert defaults["secadmin"][0] == "alerts_security"
     assert len({tuple(keys) for keys in (*defaults.values(), staff)}) >= 3
 
 
