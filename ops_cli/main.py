@@ -117,6 +117,9 @@ def _register_command_groups() -> None:
     from ops_cli.compliance.cli import app as compliance_app
 
     app.add_typer(compliance_app, name="compliance")
+    from ops_cli.backup import cli as backup_cli
+
+    backup_cli.register(app)
 
 
 _register_command_groups()

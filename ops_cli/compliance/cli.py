@@ -38,18 +38,8 @@ class Format(StrEnum):
 
 def _check_lab(inventory: Path) -> bool:
     from ops_cli.compliance import hosts as hosts_mod
-    from ops_cli.deploy.paths import is_lab_inventory
 
-    if not inventory.exists():
-        raise hosts_mod.InventoryError(f"主机清单不存在：{inventory}")
-    in_lab = is_lab_inventory(inventory)
-    if in_lab:
-        from ops_cli.lab import lab as lab_core
-        from ops_cli.lab.settings import LabSettings
-
-        if not lab_core.status(LabSettings.from_env(), probe=False).running:
-            raise hosts_mod.InventoryError("lab 未运行：请先执行 oa-ops lab up")
-    return in_lab
+    return hosts_mod.require_inventory(inventory)
 
 
 def _versions(sessions: dict[str, hosts_mod.Session]) -> dict[str, str]:

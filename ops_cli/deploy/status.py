@@ -14,19 +14,36 @@ from ops_cli.deploy.paths import DeployError, Project
 from ops_cli.deploy.run import Progress, RunRequest, new_run_dir, run_playbook
 
 console = Console()
-WATCHED = ("ssh", "sshd", "chrony", "chronyd", "postgresql", "postgresql@15-main", "oa-app",
-           "nginx")
+# The services each kind of server runs (the lab's names and RHEL's); shown when installed.
+WATCHED = {
+    "all": ("ssh", "sshd", "chrony", "chronyd", "rsyslog"),
+    "dbservers": ("postgresql", "postgresql@15-main"),
+    "appservers": ("nginx",),
+    "backupservers": ("oa-wal-receiver",),
+}
+WORKER_PREFIX = "oa-app@"  # one unit per Tornado worker: oa-app@PORT.service
 
 
-def _services(progress_events: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def _watched(facts: dict[str, Any], groups: list[str]) -> list[str]:
+    names = [n for group in ("all", *groups) for n in WATCHED.get(group, ())
+             if n + ".service" in facts]
+    if "appservers" in groups:
+        names += sorted(unit.removesuffix(".service") for unit in facts
+                        if unit.startswith(WORKER_PREFIX) and unit != WORKER_PREFIX + ".service")
+    return names
+
+
+def _services(progress_events: list[dict[str, Any]],
+              host_groups: dict[str, list[str]]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for event in progress_events:
         data = event.get("event_data", {})
         facts = data.get("res", {}).get("ansible_facts", {}).get("services")
         if event.get("event") == "runner_on_ok" and facts:
+            names = _watched(facts, host_groups.get(data["host"], []))
             states = {
                 name: f"{facts[name + '.service']['state']}/{facts[name + '.service']['status']}"
-                for name in WATCHED if name + ".service" in facts
+                for name in names
             }
             if "postgresql@15-main" in states:  # Debian: `postgresql` is only an umbrella unit
                 states.pop("postgresql", None)
@@ -46,13 +63,24 @@ def _print(services: dict[str, dict[str, str]], progress: Progress) -> bool:
         table.add_row(host, text)
     console.print(table)
     for host, info in (progress.custom_stats.get("platform") or {}).items():
-        ok = info.get("health") == 200
-        healthy &= ok
-        database = info.get("database") or "[red]不可达[/]"
-        console.print(f"{host}：HTTPS /healthz {'[green]正常[/]' if ok else '[red]异常[/]'}"
-                      f"（{info.get('health')}），数据库 {database}，"
-                      f"版本 {info.get('version') or '-'}", highlight=False)
+        healthy &= _print_platform(host, info)
     return healthy
+
+
+def _print_platform(host: str, info: dict[str, Any]) -> bool:
+    """One application server: nginx's HTTPS /healthz, each worker's, the database, the version."""
+    ok = info.get("health") == 200
+    workers = info.get("workers") or {}
+    workers_ok = bool(workers) and all(code == 200 for code in workers.values())
+    database_ok = info.get("database_ok") is True
+    database = (f"[green]可达（PostgreSQL {info.get('database')}）[/]" if database_ok
+                else f"[red]不可达：{info.get('database') or '-'}[/]")
+    shown = "  ".join(f"[{'green' if code == 200 else 'red'}]{port}={code}[/]"
+                      for port, code in sorted(workers.items())) or "[red]无[/]"
+    console.print(f"{host}：HTTPS /healthz {'[green]正常[/]' if ok else '[red]异常[/]'}"
+                  f"（{info.get('health')}），工作进程 {shown}，数据库 {database}，"
+                  f"版本 {info.get('version') or '-'}", highlight=False)
+    return ok and workers_ok and database_ok
 
 
 def status(
@@ -73,7 +101,7 @@ def status(
         ansible_dir=project.ansible_dir, playbook="status.yml", inventory=inventory,
         run_dir=new_run_dir(project.runs_dir), in_lab=in_lab, extravars={}, cmdline=[],
         limit=limit), console, on_event=events.append)
-    healthy = _print(_services(events), progress)
+    healthy = _print(_services(events, progress.custom_stats.get("groups") or {}), progress)
     if rc != 0 or progress.failures or not healthy:
         console.print("[bold red]存在异常。[/]")
         raise typer.Exit(1)

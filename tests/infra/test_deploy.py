@@ -1,7 +1,8 @@
 """`oa-ops deploy -i inventories/lab` for real, then the deployed platform checked from the
-outside: PostgreSQL (TLS, scram, pg_hba, least privilege), the workers, nginx (TLS 1.2+,
-headers, redirect, /metrics), a login through nginx as a user would, and a second deploy that
-changes nothing.
+outside: PostgreSQL (TLS, scram, pg_hba, least privilege), the workers (one systemd unit each,
+grouped by oa-app.target), nginx (TLS 1.2+, headers, redirect, /metrics and /metrics/<port>), a
+login through nginx as a user would, `oa-ops status`, the upgrade from the single unit of earlier
+releases, and a second deploy that changes nothing.
 
 The deploy runs once per module (about 3 minutes on fresh hosts, under a minute when nothing
 changes); the checks share it. The idempotence checks come last.
@@ -10,15 +11,19 @@ changes); the checks share it. The idempotence checks come last.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ops_cli.lab.settings import LabSettings
-from tests.infra.labtools import APP_URL, oa_deploy
+from tests.infra.labtools import APP_URL, REPO, oa_deploy
 
 pytestmark = pytest.mark.lab
 
@@ -97,6 +102,11 @@ def test_pg_hba_refuses_backup_host_and_plain_connections(
     assert refused.rc != 0
     # (the server's message may be in Chinese: lc_messages follows the host's zh_CN locale)
     assert "pg_hba.conf" in refused.stderr and "10.77.0.12" in refused.stderr, refused.stderr
+    # The backup host is admitted only as the backup role (replication and dumps), over TLS.
+    admitted = backup.run("runuser -u postgres -- psql -XAt 'host=10.77.0.10 dbname=oa "
+                          "user=oa_backup sslmode=verify-full sslrootcert=/etc/oa-backup/db-ca.crt "
+                          "connect_timeout=5' -c 'SELECT current_user'")
+    assert admitted.rc == 0 and admitted.stdout.strip() == "oa_backup", admitted.stderr
     # From the app host the same role works over TLS, and never without it.
     app = lab_host("app")
     plain = app.run(
@@ -128,16 +138,68 @@ def test_runtime_role_cannot_alter_schema_or_rewrite_audit(
 
 
 # --- the workers on app -------------------------------------------------------------------------
-def test_app_service_runs_sandboxed(deployed: dict, lab_host: Callable) -> None:
+WORKER_PORTS = (8888, 8889)  # app_port and app_workers: 2 of inventories/lab
+
+
+def _unit_state(host: Any, unit: str) -> dict[str, str]:
+    out = host.check_output(f"systemctl show {unit} -p ActiveState,UnitFileState,Restart")
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def _worker_health(host: Any) -> dict[int, str]:
+    return {port: host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 "
+                           f"http://127.0.0.1:{port}/healthz").stdout for port in WORKER_PORTS}
+
+
+def _wait_healthy(host: Any, seconds: float = 60) -> dict[int, str]:
+    deadline = time.monotonic() + seconds
+    while (health := _worker_health(host)) != dict.fromkeys(WORKER_PORTS, "200") and \
+            time.monotonic() < deadline:
+        time.sleep(1)
+    return health
+
+
+def test_one_sandboxed_unit_per_worker(deployed: dict, lab_host: Callable) -> None:
     app = lab_host("app")
-    service = app.service("oa-app")
-    assert service.is_running and service.is_enabled
-    props = app.check_output("systemctl show oa-app -p User,NoNewPrivileges,ProtectSystem,"
-                             "PrivateTmp,ReadWritePaths")
-    for expected in ("User=oa", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
-                     "ReadWritePaths=/var/lib/oa"):
-        assert expected in props
-    assert app.socket("tcp://127.0.0.1:8888").is_listening
+    target = app.check_output("systemctl show oa-app.target -p ActiveState,UnitFileState")
+    assert sorted(target.splitlines()) == ["ActiveState=active", "UnitFileState=enabled"]
+    wants = app.check_output("systemctl show oa-app.target -p Wants --value").split()
+    assert sorted(wants) == [f"oa-app@{port}.service" for port in WORKER_PORTS]
+    for port in WORKER_PORTS:
+        unit = f"oa-app@{port}"
+        assert _unit_state(app, unit) == {
+            "ActiveState": "active", "UnitFileState": "enabled", "Restart": "on-failure"}
+        props = app.check_output(f"systemctl show {unit} -p User,NoNewPrivileges,ProtectSystem,"
+                                 "PrivateTmp,ReadWritePaths,MainPID")
+        for expected in ("User=oa", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                         "PrivateTmp=yes", "ReadWritePaths=/var/lib/oa"):
+            assert expected in props, f"{unit}: {props}"
+        pid = props.split("MainPID=")[1].split()[0]
+        # one process per unit (no forked children), listening on its own port only
+        assert app.check_output(f"pgrep -c -P {pid} || true") == "0"
+        assert app.socket(f"tcp://127.0.0.1:{port}").is_listening
+    assert _worker_health(app) == dict.fromkeys(WORKER_PORTS, "200")
+    assert not app.file("/etc/systemd/system/oa-app.service").exists
+
+
+def test_target_stops_and_starts_every_worker_and_failures_restart(
+    deployed: dict, lab_host: Callable
+) -> None:
+    app = lab_host("app")
+    app.check_output("systemctl stop oa-app.target")
+    states = {port: _unit_state(app, f"oa-app@{port}")["ActiveState"] for port in WORKER_PORTS}
+    app.check_output("systemctl start oa-app.target")
+    assert states == dict.fromkeys(WORKER_PORTS, "inactive")
+    assert _wait_healthy(app) == dict.fromkeys(WORKER_PORTS, "200")
+    # A worker killed from outside comes back on its own (Restart=on-failure); the other stays.
+    pids = {port: app.check_output(f"systemctl show oa-app@{port} -p MainPID --value")
+            for port in WORKER_PORTS}
+    app.check_output(f"kill -9 {pids[8889]}")
+    time.sleep(1)
+    assert _wait_healthy(app) == dict.fromkeys(WORKER_PORTS, "200")
+    after = {port: app.check_output(f"systemctl show oa-app@{port} -p MainPID --value")
+             for port in WORKER_PORTS}
+    assert after[8888] == pids[8888] and after[8889] not in (pids[8889], "0")
 
 
 def test_config_and_secret_files_are_protected(deployed: dict, lab_host: Callable) -> None:
@@ -184,10 +246,24 @@ def test_http_redirects_to_https(deployed: dict, lab_http: Callable, lab_ca: str
 def test_metrics_only_for_the_backup_host(
     deployed: dict, lab_http: Callable, lab_ca: str, lab_host: Callable
 ) -> None:
-    assert lab_http("fetch", APP_URL + "/metrics", lab_ca)["status"] == 403
     backup = lab_host("backup")
-    scraped = backup.run(f"curl -sk -o /dev/null -w '%{{http_code}}' {APP_URL}/metrics")
-    assert scraped.stdout == "200"
+    scrape = "curl -sk -o /dev/null -w '%{{http_code}}' {url}"
+    for path in ["/metrics"] + [f"/metrics/{port}" for port in WORKER_PORTS]:
+        # the controller is the users' network: refused by nginx
+        assert lab_http("fetch", APP_URL + path, lab_ca)["status"] == 403, path
+        assert backup.run(scrape.format(url=APP_URL + path)).stdout == "200", path
+    assert backup.run(scrape.format(url=APP_URL + "/metrics/9999")).stdout == "404"
+
+
+def test_each_worker_has_its_own_metrics(deployed: dict, lab_host: Callable) -> None:
+    """/metrics/<port> reaches that worker: the process metrics differ per port."""
+    backup = lab_host("backup")
+    starts = {}
+    for port in WORKER_PORTS:
+        body = backup.check_output(f"curl -sk {APP_URL}/metrics/{port}")
+        line = next(ln for ln in body.splitlines() if ln.startswith("process_start_time_seconds"))
+        starts[port] = line
+    assert len(set(starts.values())) == len(WORKER_PORTS), starts
 
 
 def test_login_over_https_reaches_the_portal(
@@ -207,6 +283,59 @@ def test_login_over_https_reaches_the_portal(
     assert result["url"] == APP_URL + "/", result["steps"]
     assert "工作台" in result["body"] and "部署验证" in result["body"]
     assert result["cookies"] and all(c["secure"] for c in result["cookies"])
+
+
+# --- oa-ops status -------------------------------------------------------------------------------
+def _oa_status() -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "oa-ops"), "status", "-i",
+                           "inventories/lab"], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, check=False, env={**os.environ, "COLUMNS": "200"})
+
+
+def test_status_reports_services_health_database_and_version(
+    deployed: dict, lab_host: Callable
+) -> None:
+    result = _oa_status()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for expected in ("postgresql@15-main=running", "nginx=running", "oa-app@8888=running",
+                     "oa-app@8889=running", "HTTPS /healthz 正常（200）", "8888=200", "8889=200",
+                     "数据库 可达（PostgreSQL 15", "全部正常"):
+        assert expected in out, out
+    version = lab_host("app").check_output(
+        "/opt/oa/venv/bin/python -c \"import importlib.metadata as m; "
+        "print(m.version('oa-platform'))\"")
+    assert f"版本 {version}" in out, out
+
+
+def test_status_names_a_stopped_worker(deployed: dict, lab_host: Callable) -> None:
+    app = lab_host("app")
+    app.check_output("systemctl stop oa-app@8889")
+    try:
+        result = _oa_status()
+    finally:
+        app.check_output("systemctl start oa-app@8889")
+    assert result.returncode == 1, result.stdout
+    assert "oa-app@8889=stopped" in result.stdout and "8889=-1" in result.stdout, result.stdout
+    assert "存在异常" in result.stdout
+    assert _wait_healthy(app) == dict.fromkeys(WORKER_PORTS, "200")
+
+
+# --- upgrade from the single unit of earlier releases -------------------------------------------
+def test_deploy_replaces_the_single_unit_of_earlier_releases(
+    deployed: dict, lab_host: Callable
+) -> None:
+    app = lab_host("app")
+    app.check_output(
+        "printf '[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\n"
+        "WantedBy=multi-user.target\\n' > /etc/systemd/system/oa-app.service && "
+        "systemctl daemon-reload && systemctl enable --now oa-app.service")
+    result, _, _ = oa_deploy("--reuse-wheelhouse", "--tags", "service", "--limit", "app")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not app.file("/etc/systemd/system/oa-app.service").exists
+    assert not app.file("/etc/systemd/system/multi-user.target.wants/oa-app.service").exists
+    assert app.run("systemctl is-active oa-app.service").stdout.strip() == "inactive"
+    assert _worker_health(app) == dict.fromkeys(WORKER_PORTS, "200")
 
 
 # --- re-runs ------------------------------------------------------------------------------------

@@ -56,6 +56,14 @@ def fail(detail: str) -> Verdict:
 
 
 def all_checks() -> dict[str, CheckFn]:
-    from ops_cli.compliance.checks import app, host, nginx, pending, postgresql  # noqa: F401
+    from ops_cli.compliance.checks import (  # noqa: F401
+        app,
+        backup,
+        host,
+        monitoring,
+        nginx,
+        pending,
+        postgresql,
+    )
 
     return CHECKS

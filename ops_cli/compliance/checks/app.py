@@ -126,35 +126,84 @@ def audit_verify(ctx: Context, params: dict[str, Any]) -> Verdict:
     return ok(last) if result.rc == 0 else fail(f"哈希链校验失败：{last}")
 
 
+TARGET = "oa-app.target"
+
+
+def _unit_properties(ctx: Context, unit: str, names: list[str]) -> dict[str, str]:
+    out = ctx.run(f"systemctl show {unit} -p {','.join(names)}").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def _workers(ctx: Context) -> list[str]:
+    """The worker units (oa-app@PORT.service) the target starts: the enabled instances."""
+    wants = _unit_properties(ctx, TARGET, ["Wants"]).get("Wants", "").split()
+    return sorted(unit for unit in wants if unit.startswith("oa-app@"))
+
+
 @check("app.service")
 def service(ctx: Context, params: dict[str, Any]) -> Verdict:
-    props = dict(line.split("=", 1) for line in ctx.run(
-        "systemctl show oa-app -p Restart,UnitFileState,ActiveState").stdout.splitlines()
-        if "=" in line)
-    if props.get("Restart") not in ("on-failure", "always") or \
-            props.get("UnitFileState") != "enabled" or props.get("ActiveState") != "active":
-        return fail(f"oa-app：{props}")
-    return ok(f"oa-app：{props}")
+    target = _unit_properties(ctx, TARGET, ["UnitFileState", "ActiveState"])
+    problems = [] if target == {"UnitFileState": "enabled", "ActiveState": "active"} \
+        else [f"{TARGET}：{target}"]
+    workers = _workers(ctx)
+    if not workers:
+        problems.append(f"{TARGET} 下没有工作进程单元")
+    for unit in workers:
+        props = _unit_properties(ctx, unit, ["Restart", "UnitFileState", "ActiveState"])
+        if props.get("Restart") not in ("on-failure", "always") or \
+                props.get("UnitFileState") != "enabled" or props.get("ActiveState") != "active":
+            problems.append(f"{unit}：{props}")
+    if problems:
+        return fail("；".join(problems))
+    return ok(f"{TARGET} 已启用并运行，工作进程 {', '.join(workers)} 均开机启动、异常退出自动重启")
 
 
 @check("app.sandbox")
 def sandbox(ctx: Context, params: dict[str, Any]) -> Verdict:
     wanted = params.get("properties") or {"NoNewPrivileges": "yes", "ProtectSystem": "strict",
                                           "PrivateTmp": "yes", "ProtectHome": "yes"}
-    props = dict(line.split("=", 1) for line in ctx.run(
-        f"systemctl show oa-app -p {','.join(wanted)}").stdout.splitlines() if "=" in line)
-    wrong = {k: props.get(k) for k, v in wanted.items() if props.get(k) != v}
-    return fail(f"oa-app 沙箱设置不符：{wrong}") if wrong else ok(f"oa-app：{props}")
+    workers = _workers(ctx)
+    if not workers:
+        return fail(f"{TARGET} 下没有工作进程单元")
+    shown, wrong = {}, {}
+    for unit in workers:
+        props = _unit_properties(ctx, unit, list(wanted))
+        shown[unit] = props
+        wrong.update({f"{unit} {k}": props.get(k) for k, v in wanted.items() if props.get(k) != v})
+    return fail(f"沙箱设置不符：{wrong}") if wrong else ok(f"{shown}")
 
 
 @check("app.listen_local")
 def listen_local(ctx: Context, params: dict[str, Any]) -> Verdict:
-    port = _settings(ctx).get("port", 8888)
-    lines = ctx.run(f"ss -Hltn 'sport = :{port}'").stdout.split("\n")
+    ports = [unit.removeprefix("oa-app@").removesuffix(".service") for unit in _workers(ctx)]
+    if not ports:
+        return fail(f"{TARGET} 下没有工作进程单元")
+    filters = " or ".join(f"sport = :{port}" for port in ports)
+    lines = ctx.run(f"ss -Hltn '( {filters} )'").stdout.split("\n")
     addresses = [line.split()[3] for line in lines if line.strip()]
-    if not addresses or any(not a.startswith(("127.", "[::1]")) for a in addresses):
-        return fail(f"工作进程监听：{addresses}")
+    if len(addresses) < len(ports) or any(not a.startswith(("127.", "[::1]")) for a in addresses):
+        return fail(f"工作进程（端口 {', '.join(ports)}）监听：{addresses}")
     return ok(f"工作进程只监听 {', '.join(addresses)}")
+
+
+@check("app.audit_forward")
+def audit_forward(ctx: Context, params: dict[str, Any]) -> Verdict:
+    """The daily export of the audit trail into a file rsyslog reads (imfile, tag oa-audit) and
+    forwards to the log host: its timer runs, its last run succeeded."""
+    timer = _unit_properties(ctx, "oa-audit-export.timer", ["UnitFileState", "ActiveState"])
+    service = _unit_properties(ctx, "oa-audit-export.service",
+                               ["Result", "ExecMainStartTimestamp"])
+    problems = []
+    if timer != {"UnitFileState": "enabled", "ActiveState": "active"}:
+        problems.append(f"oa-audit-export.timer：{timer}")
+    if ctx.run("grep -q 'Tag=\"oa-audit:\"' /etc/rsyslog.d/45-oa-audit.conf").rc != 0:
+        problems.append("rsyslog 未读取审计导出文件（/etc/rsyslog.d/45-oa-audit.conf）")
+    if service.get("Result") != "success":
+        problems.append(f"上次导出失败：{service.get('Result')}")
+    if problems:
+        return fail("；".join(problems))
+    last = service.get("ExecMainStartTimestamp") or "尚未运行"
+    return ok(f"每日导出审计记录，rsyslog 读取（标记 oa-audit）并转发日志主机；上次：{last}")
 
 
 @check("app.input_validation")

@@ -285,16 +285,32 @@ def _sudo_rules(ctx: Context, user: str) -> str:
     return ctx.run(f"LC_ALL=C sudo -l -U {user}").stdout
 
 
+def _has_sudo_all(rules: str) -> bool:
+    granted = rules.split("may run the following commands", 1)[-1]
+    return bool(re.search(r"\)\s*(NOPASSWD:\s*)?ALL\s*$", granted, re.M))
+
+
+def _group_members(ctx: Context, group: str) -> list[str]:
+    entry = ctx.run(f"getent group {group}").stdout.strip()
+    return [m for m in entry.split(":")[3].split(",") if m] if entry.count(":") == 3 else []
+
+
 @check("host.sudo_separation")
 def sudo_separation(ctx: Context, params: dict[str, Any]) -> Verdict:
+    """The administrators each hold their duty's commands; the members of `groups` (the
+    operators) at most a duty's commands: nobody but root holds ALL."""
     for user in params["users"]:
         rules = _sudo_rules(ctx, user)
-        granted = rules.split("may run the following commands", 1)[-1]
-        if re.search(r"\)\s*(NOPASSWD:\s*)?ALL\s*$", granted, re.M):
+        if _has_sudo_all(rules):
             return fail(f"{user} 拥有 ALL 权限")
         if "may run" not in rules:
             return fail(f"{user} 没有任何 sudo 规则（职责命令缺失）")
-    return ok(f"{', '.join(params['users'])} 各自只有本职命令，无 ALL")
+    operators = [m for group in params.get("groups", []) for m in _group_members(ctx, group)]
+    holding_all = [user for user in operators if _has_sudo_all(_sudo_rules(ctx, user))]
+    if holding_all:
+        return fail(f"运维账户拥有 ALL 权限：{', '.join(holding_all)}")
+    shown = f"；运维账户 {', '.join(operators)} 只有所属职责的命令" if operators else ""
+    return ok(f"{', '.join(params['users'])} 各自只有本职命令，无 ALL{shown}")
 
 
 @check("host.sudo_role")
@@ -498,17 +514,50 @@ def journald(ctx: Context, params: dict[str, Any]) -> Verdict:
               f"{values.get('SystemMaxUse')}")
 
 
+def _rsyslog_config(ctx: Context) -> str:
+    """rsyslog's configuration without its comments (Debian's rsyslog.conf carries a commented
+    plain `imtcp` example)."""
+    text = ctx.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null").stdout
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def _rsyslog_tls_problems(ctx: Context, text: str) -> list[str]:
+    """The gtls driver with a CA, a certificate and a key that exist (a readable PEM each)."""
+    files = {key: re.search(rf'DefaultNetstreamDriver{key}File="([^"]+)"', text)
+             for key in ("CA", "Cert", "Key")}
+    problems = [f"未配置 {key}File" for key, match in files.items() if not match]
+    if not re.search(r'DefaultNetstreamDriver="gtls"', text):
+        problems.append("未使用 gtls（TLS）驱动")
+    for match in filter(None, files.values()):
+        if ctx.run(f"grep -q -- '-----BEGIN' {shlex.quote(match.group(1))}").rc != 0:
+            problems.append(f"{match.group(1)} 不存在或不是 PEM")
+    return problems
+
+
 @check("host.rsyslog_forward")
 def rsyslog_forward(ctx: Context, params: dict[str, Any]) -> Verdict:
-    text = ctx.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf 2>/dev/null").stdout
+    text = _rsyslog_config(ctx)
     match = re.search(r'omfwd"\s+target="([^"]+)"\s+port="(\d+)"', text)
     if not match:
         return fail("rsyslog 没有转发到日志主机的规则")
+    problems = _rsyslog_tls_problems(ctx, text)
+    if not re.search(r'StreamDriverMode="1"', text) or \
+            not re.search(r'StreamDriverAuthMode="x509/name"', text):
+        problems.append("转发未启用 TLS 或未校验日志主机证书名称（StreamDriverMode/AuthMode）")
+    peers = re.search(r'StreamDriverPermittedPeers="([^"]+)"', text)
+    if not peers:
+        problems.append("未限定日志主机的证书名称（StreamDriverPermittedPeers）")
     if "queue.filename" not in text:
-        return fail("转发没有落盘队列")
-    if ctx.runtime and ctx.run("systemctl is-active rsyslog").stdout.strip() != "active":
-        return fail("rsyslog 未运行")
-    return ok(f"*.* → {match.group(1)}:{match.group(2)}/tcp（磁盘队列）")
+        problems.append("转发没有落盘队列")
+    if ctx.runtime:
+        if ctx.run("systemctl is-active rsyslog").stdout.strip() != "active":
+            problems.append("rsyslog 未运行")
+        elif not ctx.run(f"ss -Htn state established '( dport = :{match.group(2)} )'").stdout:
+            problems.append(f"没有到 {match.group(1)}:{match.group(2)} 的已建立连接")
+    if problems:
+        return fail("；".join(problems))
+    return ok(f"*.* → {match.group(1)}:{match.group(2)}/tcp，TLS（gtls，校验证书与名称 "
+              f"{peers.group(1) if peers else ''}），磁盘队列")
 
 
 @check("host.logrotate_retention")
@@ -539,7 +588,7 @@ def services_running(ctx: Context, params: dict[str, Any]) -> Verdict:
 
 
 LISTEN_ALLOWED = {"dbservers": {22, 5432}, "appservers": {22, 80, 443},
-                  "backupservers": {22, 514}}
+                  "backupservers": {22, 6514, 9090, 9093}}
 
 
 @check("host.listening_ports")
@@ -607,10 +656,15 @@ def firewall_ssh_management(ctx: Context, params: dict[str, Any]) -> Verdict:
         return ok("；".join(ok_rules)) if ok_rules else fail("没有限定来源的 SSH 规则")
     ruleset = _nft(ctx)
     ssh = [r for r in _accept_rules(ruleset) if "dport 22 " in r]
-    if not ssh or any("saddr @management" not in r for r in ssh):
+    if not ssh or any("saddr @management" not in r and not _borg_rule(ctx, r) for r in ssh):
         return fail(f"SSH 规则：{ssh}")
     elements = re.search(r"set management \{.*?elements = \{([^}]*)\}", ruleset, re.S)
     return ok(f"SSH 只来自管理地址：{elements.group(1).strip() if elements else '?'}")
+
+
+def _borg_rule(ctx: Context, rule: str) -> bool:
+    """The backup server also admits SSH from its backup clients (append-only borg only)."""
+    return "backupservers" in ctx.groups and 'comment "borg over SSH' in rule
 
 
 @check("host.ssh_source_restriction")
@@ -762,17 +816,30 @@ def management_path(ctx: Context, params: dict[str, Any]) -> Verdict:
 
 @check("host.log_receiver")
 def log_receiver(ctx: Context, params: dict[str, Any]) -> Verdict:
-    text = ctx.run("cat /etc/rsyslog.d/*.conf").stdout
+    text = _rsyslog_config(ctx)
     if "imtcp" not in text or "/var/log/remote/" not in text:
         return fail("日志主机没有接收配置")
+    problems = _rsyslog_tls_problems(ctx, text)
+    if not re.search(r'StreamDriver\.Mode="1"', text) or \
+            not re.search(r'StreamDriver\.AuthMode="x509/name"', text):
+        problems.append("接收未启用 TLS 或未校验发送方证书名称（StreamDriver.Mode/AuthMode）")
+    if not re.search(r"PermittedPeer=\[", text):
+        problems.append("未限定发送方的证书名称（PermittedPeer）")
+    kept = re.search(r"^d /var/log/remote \S+ \S+ \S+ (\d+)d$",
+                     ctx.run("cat /etc/tmpfiles.d/oa-remote-logs.conf").stdout, re.M)
+    if not kept or int(kept.group(1)) < params.get("days", 180):
+        problems.append(f"接收的日志保留期不足 {params.get('days', 180)} 天")
+    if problems:
+        return fail("；".join(problems))
     if ctx.runtime:
         port = re.search(r'imtcp" port="(\d+)"', text)
         listening = ctx.run("ss -Hltn").stdout
         if not port or f":{port.group(1)} " not in listening:
             return fail("rsyslog 未在接收端口监听")
         hosts = ctx.run("ls /var/log/remote").stdout.split()
-        return ok(f"接收 {port.group(1)}/tcp；已收到：{', '.join(hosts) or '（尚无）'}")
-    return ok("rsyslog imtcp 接收，按主机/日期存放")
+        return ok(f"接收 {port.group(1)}/tcp（TLS，校验发送方证书名称），保留 {kept.group(1)} 天；"
+                  f"已收到：{', '.join(hosts) or '（尚无）'}")
+    return ok(f"rsyslog imtcp 经 TLS 接收，按主机/日期存放，保留 {kept.group(1)} 天")
 
 
 @check("host.central_sources")

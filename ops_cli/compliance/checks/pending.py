@@ -15,9 +15,10 @@ def _units(ctx: Context, pattern: str) -> list[str]:
 
 @check("pending.backup")
 def backup(ctx: Context, params: dict[str, Any]) -> Verdict:
-    units = _units(ctx, "oa-backup*") + _units(ctx, "borg*")
-    found = "，已有单元：" + ", ".join(units) if units else "，主机上没有备份单元"
-    return fail("尚未实施：备份角色（issue 6）还没有加入 site.yml" + found)
+    units = _units(ctx, "oa-backup*") + _units(ctx, "oa-wal-receiver*")
+    found = "；已有备份单元：" + ", ".join(units) if units else "；主机上没有备份单元"
+    return fail("尚未实施：热冗余需要第二台（热备）服务器，本平台未提供；"
+                "备份（issue 6）只提供异地实时 WAL 归档与实测的快速恢复" + found)
 
 
 @check("pending.monitoring")

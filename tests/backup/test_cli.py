@@ -1,0 +1,47 @@
+"""`oa-ops backup | restore | drill`: argument errors end with a Chinese message, before any
+server is contacted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ops_cli.backup import cli
+from ops_cli.main import app
+
+runner = CliRunner()
+
+
+def test_restore_needs_exactly_one_source(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["restore", "-i", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "只指定一个" in result.output
+    result = runner.invoke(app, ["restore", "-i", str(tmp_path), "--latest", "--archive", "x"])
+    assert result.exit_code == 2
+
+
+def test_point_in_time_format_is_checked(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["restore", "-i", str(tmp_path), "--point-in-time", "昨天"])
+    assert result.exit_code == 2
+    assert "2026-11-24 10:15" in result.output
+
+
+def test_point_in_time_defaults_to_the_bureaus_zone() -> None:
+    moment = cli.parse_point_in_time("2026-11-24 10:15")
+    assert moment.isoformat() == "2026-11-24T10:15:00+08:00"
+    assert cli.parse_point_in_time("2026-11-24 02:15+00:00").utcoffset().total_seconds() == 0
+
+
+def test_missing_inventory_is_reported_in_chinese(tmp_path: Path) -> None:
+    for args in (["backup", "list"], ["drill", "--list"], ["restore", "--latest"]):
+        result = runner.invoke(app, [*args, "-i", str(tmp_path / "nowhere")])
+        assert result.exit_code == 1, args
+        assert "主机清单不存在" in result.output
+
+
+def test_help_is_chinese() -> None:
+    for args in (["backup", "run", "--help"], ["restore", "--help"], ["drill", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0
+        assert "恢复" in result.output or "备份" in result.output

@@ -1,0 +1,184 @@
+"""Backup and restore in the lab, proven by restoring: `oa-ops backup | restore | drill` against
+the deployed db, app and backup hosts (borg repositories, WAL streaming, scratch PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.infra.labtools import REPO
+
+pytestmark = pytest.mark.lab
+
+PROBE_FILE = "/var/lib/oa/uploads/backup-probe.bin"
+SCRATCH = "-h /srv/oa-restore/scratch/run -p 5433"
+
+
+def oa_ops(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(REPO / ".venv/bin/oa-ops"), *args], cwd=REPO, capture_output=True,
+                            text=True, timeout=timeout, check=False,
+                            env={**os.environ, "COLUMNS": "200"})
+    print(f"oa-ops {' '.join(args)} → {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def sql(host: Any, query: str, where: str = "-d oa") -> str:
+    result = host.run(f"runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 {where} "
+                      f"-c \"{query}\"")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def as_owner(db: Any, statement: str) -> None:
+    sql(db, f"SET ROLE oa_owner; {statement}")
+
+
+@pytest.fixture(scope="module")
+def hosts(deployed: dict, lab_host: Callable) -> dict[str, Any]:
+    return {name: lab_host(name) for name in ("db", "app", "backup")}
+
+
+@pytest.fixture(scope="module")
+def two_backups(hosts: dict[str, Any]) -> dict[str, Any]:
+    """A base backup, a backup, new data (SQL as the owner, a new upload), a second backup."""
+    db, app, backup = hosts["db"], hosts["app"], hosts["backup"]
+    started = time.monotonic()
+    base = backup.run("systemctl start oa-backup-basebackup.service")
+    assert base.rc == 0, backup.run("journalctl -u oa-backup-basebackup -n 20 -o cat").stdout
+    assert oa_ops("backup", "run", "-i", "inventories/lab", "--what", "all").returncode == 0
+    as_owner(db, "DROP TABLE IF EXISTS backup_probe; CREATE TABLE backup_probe "
+                 "(id serial PRIMARY KEY, note text NOT NULL)")
+    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('第二次备份前写入')")
+    payload = os.urandom(30_000)  # (its hex is one argument of the remote command)
+    written = app.run(f"install -d -o oa -g oa /var/lib/oa/uploads && python3 -c \"open("
+                      f"'{PROBE_FILE}', 'wb').write(bytes.fromhex('{payload.hex()}'))\"")
+    assert written.rc == 0, written.stderr
+    second = oa_ops("backup", "run", "-i", "inventories/lab", "--what", "all")
+    assert second.returncode == 0
+    print(f"基础备份与两次备份用时 {time.monotonic() - started:.0f} 秒")
+    yield {"sha256": hashlib.sha256(payload).hexdigest()}
+    as_owner(db, "DROP TABLE IF EXISTS backup_probe")
+    app.run(f"rm -f {PROBE_FILE}")
+
+
+def test_backups_are_listed_with_their_metrics(two_backups: dict, hosts: dict[str, Any]) -> None:
+    listing = oa_ops("backup", "list", "-i", "inventories/lab")
+    assert listing.returncode == 0
+    assert listing.stdout.count(" db-") >= 2 and listing.stdout.count("files-") >= 4
+    for host, kind in (("db", "db"), ("db", "files"), ("app", "files")):
+        metrics = hosts[host].run(f"cat /var/lib/prometheus/node-exporter/oa_backup_{kind}.prom")
+        assert f'oa_backup_last_run_success{{kind="{kind}"}} 1' in metrics.stdout, metrics.stdout
+    # No unencrypted dump was left on the database server.
+    assert hosts["db"].run("find / -xdev -name '*.dump' -newer /etc/oa-backup/oa-backup.json "
+                           "2>/dev/null").stdout.strip() == ""
+
+
+def test_point_in_time_restore_returns_exactly_the_first_write(
+    two_backups: dict, hosts: dict[str, Any]
+) -> None:
+    db, backup = hosts["db"], hosts["backup"]
+    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('时间点之前')")
+    time.sleep(1.5)
+    moment = sql(db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD HH24:MI:SS.US')", where="-d postgres") + "+00:00"
+    time.sleep(1.5)
+    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('时间点之后')")
+    # the receiver has flushed the second write before the restore starts
+    current = sql(db, "SELECT pg_current_wal_lsn()", where="-d postgres")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sql(
+            db, f"SELECT coalesce(bool_and(flush_lsn >= '{current}'), false) "
+                "FROM pg_stat_replication", where="-d postgres") != "t":
+        time.sleep(0.5)
+    restored = oa_ops("restore", "-i", "inventories/lab", "--point-in-time", moment)
+    assert restored.returncode == 0
+    notes = sql(backup, "SELECT note FROM backup_probe ORDER BY id", where=f"{SCRATCH} -d oa")
+    assert notes.splitlines() == ["第二次备份前写入", "时间点之前"]
+
+
+def test_drop_database_and_restore_latest_in_place(
+    two_backups: dict, hosts: dict[str, Any]
+) -> None:
+    db, app = hosts["db"], hosts["app"]
+    assert app.run("systemctl stop oa-app.target").rc == 0
+    sql(db, "DROP DATABASE oa WITH (FORCE)", where="-d postgres")
+    restored = oa_ops("restore", "-i", "inventories/lab", "--latest", "--target", "in-place",
+                      "--yes")
+    assert restored.returncode == 0
+    assert "行数与备份清单一致" in restored.stdout and "实测用时" in restored.stdout
+    # the data of the latest backup is back, the workers serve, and the audit chain verifies
+    assert sql(db, "SELECT note FROM backup_probe ORDER BY id") == "第二次备份前写入"
+    assert app.run("curl -fsk https://127.0.0.1/healthz").rc == 0
+    verify = app.run("OA_CONFIG_FILE=/etc/oa/oa.conf /opt/oa/venv/bin/oa-ops audit verify")
+    assert verify.rc == 0, verify.stdout + verify.stderr
+
+
+def test_files_restore_with_identical_checksums(two_backups: dict,
+                                                hosts: dict[str, Any]) -> None:
+    restored = oa_ops("restore", "-i", "inventories/lab", "--latest", "--files")
+    assert restored.returncode == 0
+    assert "校验和一致" in restored.stdout
+    copy = hosts["backup"].run(f"sha256sum /srv/oa-restore/files/app{PROBE_FILE}")
+    assert copy.stdout.split()[0] == two_backups["sha256"]
+
+
+def test_drill_passes_and_writes_its_receipt(two_backups: dict, hosts: dict[str, Any]) -> None:
+    drill = oa_ops("drill", "-i", "inventories/lab")
+    assert drill.returncode == 0
+    assert "演练结论：通过" in drill.stdout
+    backup = hosts["backup"]
+    receipts = json.loads(backup.run("/usr/local/sbin/oa-backup drill-list").stdout)
+    last = receipts[-1]
+    assert last["ok"] and last["rto_seconds"] < 1800
+    receipt = json.loads(backup.run(f"cat {last['file']}").stdout)
+    names = [step["name"] for step in receipt["steps"]]
+    assert "校验审计日志哈希链" in names and all(step["ok"] for step in receipt["steps"])
+    page = backup.run(f"cat {last['file'].removesuffix('.json')}.html").stdout
+    assert "备份恢复演练回执" in page and "通过" in page
+    metrics = backup.run("cat /var/lib/prometheus/node-exporter/oa_drill.prom").stdout
+    assert "oa_drill_last_run_success 1" in metrics
+    print(f"演练 RTO：{last['rto_seconds']} 秒")
+    listed = oa_ops("drill", "-i", "inventories/lab", "--list")
+    assert listed.returncode == 0 and "通过" in listed.stdout
+
+
+def test_client_key_cannot_delete_or_reach_other_repositories(
+    two_backups: dict, hosts: dict[str, Any]
+) -> None:
+    app, backup = hosts["app"], hosts["backup"]
+    env = ("export BORG_PASSCOMMAND='cat /etc/oa-backup/passphrase' "
+           "BORG_BASE_DIR=/var/lib/oa-backup/borg BORG_RSH=\"$(python3 -c \"import json; print("
+           "json.load(open('/etc/oa-backup/oa-backup.json'))['repo']['ssh_command'])\")\"; ")
+    url = "ssh://borg@10.77.0.12/srv/borg/repos"
+    assert backup.run("systemctl start oa-backup-prune.service").rc == 0  # the server's view
+    before = json.loads(backup.run("/usr/local/sbin/oa-backup list --repo app").stdout)
+    # The key runs nothing but borg serve: no shell, and no other client's repository.
+    app.run(f"{env} timeout 20 $BORG_RSH borg@10.77.0.12 'rm -rf /srv/borg/repos/app' "
+            "</dev/null")
+    assert backup.run("test -f /srv/borg/repos/app/config").rc == 0
+    other = app.run(f"{env} timeout 60 borg list {url}/db")
+    assert other.rc != 0, other.stdout
+    # Deleting and pruning at most *mark* archives deleted (append-only: the data stays) and the
+    # server then refuses to prune, so nothing is lost for good.
+    app.run(f"{env} timeout 120 borg delete --glob-archives 'files-*' {url}/app")
+    app.run(f"{env} timeout 120 borg prune --keep-last 1 {url}/app")
+    listed = json.loads(backup.run("/usr/local/sbin/oa-backup list --repo app").stdout)
+    pruned = backup.run("systemctl start oa-backup-prune.service")
+    if len(listed) < len(before):
+        assert pruned.rc != 0
+        metrics = backup.run("cat /var/lib/prometheus/node-exporter/oa_backup_prune.prom").stdout
+        assert 'oa_backup_last_run_success{kind="prune"} 0' in metrics
+        journal = backup.run("journalctl -u oa-backup-prune -n 30 -o cat").stdout
+        assert "客户端标记删除" in journal
+        # (the operator, having checked, accepts the deletions by forgetting the server's view)
+        backup.run("rm -f /var/lib/oa-backup/archives-app.json")
+    else:
+        assert pruned.rc == 0
+    assert len(json.loads(backup.run("/usr/local/sbin/oa-backup list --repo db").stdout)) >= 2
