@@ -34,18 +34,9 @@ class InventoryHost:
 
 def require_inventory(inventory: Path) -> bool:
     """The inventory exists (and, for the lab's, the lab is up); returns whether it is the lab's."""
-    from ops_cli.deploy.paths import is_lab_inventory
+    from ops_cli.deploy.paths import require_inventory as require
 
-    if not inventory.exists():
-        raise InventoryError(f"主机清单不存在：{inventory}")
-    in_lab = is_lab_inventory(inventory)
-    if in_lab:
-        from ops_cli.lab import lab as lab_core
-        from ops_cli.lab.settings import LabSettings
-
-        if not lab_core.status(LabSettings.from_env(), probe=False).running:
-            raise InventoryError("lab 未运行：请先执行 oa-ops lab up")
-    return in_lab
+    return require(inventory, InventoryError)
 
 
 def read_inventory(inventory: Path) -> list[InventoryHost]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ops_cli.deploy import wheelhouse
-from ops_cli.deploy.paths import DeployError, Project, is_lab_inventory
+from ops_cli.deploy.paths import DeployError, Project, require_inventory
 from ops_cli.deploy.run import Progress, RunRequest, new_run_dir, run_playbook
 
 console = Console()
@@ -20,17 +20,9 @@ INVENTORY_HELP = "主机清单目录（inventories/lab 或 inventories/productio
 
 def _check_inventory(inventory: Path) -> bool:
     """The inventory exists; returns whether it is the lab's (which must then be up)."""
-    if not inventory.exists():
-        raise DeployError(f"主机清单不存在：{inventory}")
-    in_lab = is_lab_inventory(inventory)
-    if in_lab:
-        from ops_cli.lab import lab as lab_core
-        from ops_cli.lab.settings import LabSettings
-
-        if not lab_core.status(LabSettings.from_env(), probe=False).running:
-            raise DeployError("lab 未运行：请先执行 oa-ops lab up")
-        if not (inventory / "hosts.yml").is_file() and inventory.is_dir():
-            raise DeployError("lab 主机清单 hosts.yml 不存在：请先执行 oa-ops lab up")
+    in_lab = require_inventory(inventory)
+    if in_lab and inventory.is_dir() and not (inventory / "hosts.yml").is_file():
+        raise DeployError("lab 主机清单 hosts.yml 不存在：请先执行 oa-ops lab up")
     return in_lab
 
 

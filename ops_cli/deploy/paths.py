@@ -46,3 +46,17 @@ def is_lab_inventory(inventory: Path, lab: LabSettings | None = None) -> bool:
     target = inventory.resolve()
     folder = target if target.is_dir() else target.parent
     return folder == lab.inventory_dir.resolve()
+
+
+def require_inventory(inventory: Path, error: type[Exception] = DeployError) -> bool:
+    """The inventory exists (and, for the lab's, the lab is up); returns whether it is the lab's.
+    Raises `error` with a Chinese message otherwise."""
+    if not inventory.exists():
+        raise error(f"主机清单不存在：{inventory}")
+    in_lab = is_lab_inventory(inventory)
+    if in_lab:
+        from ops_cli.lab import lab as lab_core
+
+        if not lab_core.status(LabSettings.from_env(), probe=False).running:
+            raise error("lab 未运行：请先执行 oa-ops lab up")
+    return in_lab
