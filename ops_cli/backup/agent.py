@@ -494,10 +494,11 @@ def restore_db_in_place(cfg: dict[str, Any], archive: str | None) -> dict[str, A
 
 def load_dump_in_place(cfg: dict[str, Any]) -> dict[str, Any]:
     """Replace the database with a custom-format dump read from stdin (a point-in-time restore
-    made on the backup server, streamed here by `oa-ops restore`)."""
-    restore_dump_into(sys.stdin.buffer, cfg["db_socket_dir"], cfg.get("db_port", 5432),
-                      cfg["database"], keep_roles=True)
-    return {"loaded": True}
+    made on the backup server, streamed here by `oa-ops restore`); the row counts of the result,
+    which the caller compares with the point-in-time instance's."""
+    socket, port = cfg["db_socket_dir"], cfg.get("db_port", 5432)
+    restore_dump_into(sys.stdin.buffer, socket, port, cfg["database"], keep_roles=True)
+    return {"counts": live_counts(cfg["database"], socket, port)}
 
 
 def restore_files_scratch(cfg: dict[str, Any], repo: dict[str, Any], archive: str | None,
@@ -624,7 +625,7 @@ def point_in_time(cfg: dict[str, Any], target_time: str) -> dict[str, Any]:
     _wait_promoted(scratch)
     counts = live_counts(cfg["database"], scratch.socket, scratch.port)
     return {"base": base["name"], "target": target.isoformat(), "tables": len(counts),
-            "socket": scratch.socket, "port": scratch.port}
+            "counts": counts, "socket": scratch.socket, "port": scratch.port}
 
 
 def _wait_promoted(scratch: Scratch, timeout: float = 600) -> None:

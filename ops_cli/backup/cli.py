@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ops_cli.backup.agent import compare_counts
 from ops_cli.backup.remote import AGENT, Fleet, RemoteError
 from ops_cli.compliance.hosts import InventoryError, InventoryHost
 
@@ -153,11 +154,17 @@ def parse_point_in_time(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=TIME_ZONE)
 
 
-def choose_source(archive: str | None, latest: bool, point_in_time: str | None) -> str:
+def choose_source(archive: str | None, latest: bool, point_in_time: str | None,
+                  with_files: bool = False) -> str | None:
+    """The database source named on the command line; None (files only) when no source is
+    named but --files is."""
     given = [name for name, value in (("--archive", archive), ("--latest", latest),
                                       ("--point-in-time", point_in_time)) if value]
+    if not given and with_files:
+        return None
     if len(given) != 1:
-        raise typer.BadParameter("请在 --archive、--latest、--point-in-time 中指定且只指定一个。")
+        raise typer.BadParameter("请在 --archive、--latest、--point-in-time 中指定且只指定一个"
+                                 "（只恢复文件时只用 --files）。")
     return given[0]
 
 
@@ -169,12 +176,13 @@ def restore(
                                       help="恢复到该时间点（例如 '2026-11-24 10:15'，北京时间）"),
     target: Target = typer.Option(Target.scratch, "--target",
                                   help="scratch：恢复到备份服务器上的临时实例；in-place：替换生产数据库"),
-    with_files: bool = typer.Option(False, "--files", help="同时恢复文件（最新文件归档）"),
+    with_files: bool = typer.Option(False, "--files",
+                                    help="恢复文件（最新文件归档）；不指定数据库来源时只恢复文件"),
     yes: bool = typer.Option(False, "--yes", help="不再询问，直接替换生产数据"),
     dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
 ) -> None:
     """恢复数据库（逻辑备份或按时间点）与文件，并按备份清单核对；打印实测用时。"""
-    source = choose_source(archive, latest, point_in_time)
+    source = choose_source(archive, latest, point_in_time, with_files)
     moment = parse_point_in_time(point_in_time) if point_in_time else None
     with fleet_of(inventory) as fleet:
         plan = restore_plan(fleet, source, archive, moment, target, with_files)
@@ -183,26 +191,30 @@ def restore(
                 console.print(f"将执行：{line}")
             return
         if target is Target.in_place and not yes:
-            console.print("[bold red]将停止应用并替换生产数据库[/]，当前数据将被备份中的数据覆盖。")
+            console.print(
+                "[bold red]将停止应用并替换生产数据库[/]，当前数据将被备份中的数据覆盖。" if source
+                else "[bold red]将用最新文件归档覆盖各服务器上的原文件[/]（归档外的文件不动）。")
             if not typer.confirm("确认恢复？"):
                 console.print("已取消，未做任何修改。")
                 raise typer.Exit(1)
         started = time.monotonic()
         with _progress() as progress:
-            results = _restore(fleet, progress, archive, moment, target, with_files)
+            results = _restore(fleet, progress, source, archive, moment, target, with_files)
         for line in results:
             console.print(line, soft_wrap=True)
         console.print(f"[bold green]恢复完成[/]，实测用时 {time.monotonic() - started:.1f} 秒。")
 
 
-def restore_plan(fleet: Fleet, source: str, archive: str | None, moment: dt.datetime | None,
+def restore_plan(fleet: Fleet, source: str | None, archive: str | None, moment: dt.datetime | None,
                  target: Target, with_files: bool) -> list[str]:
     server = fleet.backup_server()
     db = fleet.group("dbservers")[0]
     what = (f"数据库按时间点 {moment.isoformat()}" if moment else
             f"数据库归档 {archive}" if archive else "最新的数据库归档")
     steps = []
-    if target is Target.scratch:
+    if source is None:
+        pass
+    elif target is Target.scratch:
         steps.append(f"{server.name}：把{what}恢复到临时实例并核对清单")
     else:
         steps += [f"{h.name}：停止 oa-app.target" for h in fleet.group("appservers")]
@@ -211,12 +223,31 @@ def restore_plan(fleet: Fleet, source: str, archive: str | None, moment: dt.date
         steps += [f"{h.name}：执行待执行的数据库迁移，启动 oa-app.target，检查 /healthz"
                   for h in fleet.group("appservers")]
     if with_files:
-        steps += [f"{c.name}：恢复最新文件归档并核对校验和" for c in fleet.clients()]
+        where = "原路径" if target is Target.in_place else f"{server.name} 的临时目录"
+        steps += [f"{c.name}：恢复最新文件归档到{where}并核对校验和" for c in fleet.clients()]
+        if source is None and target is Target.in_place:
+            steps += [f"{h.name}：检查 /healthz" for h in fleet.group("appservers")]
     return steps
 
 
-def _restore(fleet: Fleet, progress: Progress, archive: str | None, moment: dt.datetime | None,
-             target: Target, with_files: bool) -> list[str]:
+def _restore(fleet: Fleet, progress: Progress, source: str | None, archive: str | None,
+             moment: dt.datetime | None, target: Target, with_files: bool) -> list[str]:
+    server = fleet.backup_server()
+    lines = _restore_database(fleet, progress, archive, moment, target) if source else []
+    if with_files:
+        for client in fleet.clients():
+            result = _step(progress, f"{client.name}：恢复文件", lambda c=client: _files(
+                fleet, c, server, target))
+            lines.append(f"{client.name} 文件：归档 {result['archive']}，"
+                         f"{result['files']} 个文件校验和一致。")
+        if source is None and target is Target.in_place:
+            for app in fleet.group("appservers"):
+                _step(progress, f"{app.name}：检查健康", lambda a=app: _healthy(fleet, a))
+    return lines
+
+
+def _restore_database(fleet: Fleet, progress: Progress, archive: str | None,
+                      moment: dt.datetime | None, target: Target) -> list[str]:
     server = fleet.backup_server()
     db = fleet.group("dbservers")[0]
     apps = fleet.group("appservers")
@@ -238,11 +269,12 @@ def _restore(fleet: Fleet, progress: Progress, archive: str | None, moment: dt.d
                 a, "systemctl stop oa-app.target"))
         try:
             if moment:
-                _step(progress, "按时间点恢复到临时实例", lambda: fleet.agent(
+                recovered = _step(progress, "按时间点恢复到临时实例", lambda: fleet.agent(
                     server, "pitr", "--time", moment.isoformat()))
-                _step(progress, f"转储临时实例并替换 {db.name} 的数据库", lambda: fleet.pipe(
-                    server, f"{AGENT} dump-scratch", db, f"{AGENT} load-db"))
-                lines.append(f"数据库已恢复到 {moment.isoformat()}。")
+                loaded = _step(progress, f"转储临时实例并替换 {db.name} 的数据库",
+                               lambda: fleet.pipe(server, f"{AGENT} dump-scratch",
+                                                  db, f"{AGENT} load-db"))
+                lines.append(_pitr_line(moment, recovered, loaded))
             else:
                 result = _step(progress, f"{db.name}：恢复数据库", lambda: fleet.agent(
                     db, "restore-db", "--in-place", *archive_args))
@@ -253,13 +285,17 @@ def _restore(fleet: Fleet, progress: Progress, archive: str | None, moment: dt.d
             for app in apps:
                 _step(progress, f"{app.name}：启动应用并检查健康",
                       lambda a=app: _start_app(fleet, a))
-    if with_files:
-        for client in fleet.clients():
-            result = _step(progress, f"{client.name}：恢复文件", lambda c=client: _files(
-                fleet, c, server, target))
-            lines.append(f"{client.name} 文件：归档 {result['archive']}，"
-                         f"{result['files']} 个文件校验和一致。")
     return lines
+
+
+def _pitr_line(moment: dt.datetime, recovered: dict[str, Any], loaded: dict[str, Any]) -> str:
+    """The production database now holds what the point-in-time instance held, table by table."""
+    comparison = compare_counts(recovered["counts"], loaded["counts"])
+    if comparison.problems:
+        raise RemoteError("写入生产库的数据与时间点实例不符："
+                          + "；".join(comparison.problems[:10]))
+    return (f"数据库已恢复到 {moment.isoformat()}（基础备份 {recovered['base']}），"
+            f"{comparison.checked} 张表的行数与时间点实例一致。")
 
 
 def _counts_line(result: dict[str, Any]) -> str:
@@ -295,14 +331,18 @@ def _migrate(fleet: Fleet, app: InventoryHost) -> None:
         raise RemoteError(f"数据库迁移失败：{result.stdout[-600:]}")
 
 
-def _start_app(fleet: Fleet, app: InventoryHost, timeout: float = 90) -> None:
+def _start_app(fleet: Fleet, app: InventoryHost) -> None:
     fleet.run(app, "systemctl start oa-app.target")
+    _healthy(fleet, app)
+
+
+def _healthy(fleet: Fleet, app: InventoryHost, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if fleet.run(app, HEALTH_CMD, check=False).returncode == 0:
             return
         time.sleep(2)
-    raise RemoteError(f"{app.name}：应用启动后 {timeout:.0f} 秒内 /healthz 仍不正常")
+    raise RemoteError(f"{app.name}：{timeout:.0f} 秒内 /healthz 仍不正常")
 
 
 # --- drill ----------------------------------------------------------------------------------

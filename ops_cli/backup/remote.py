@@ -74,13 +74,12 @@ class Fleet:
 
     def agent(self, host: InventoryHost, *args: str, timeout: float = 3600) -> Any:
         """Run the backup program on a server; its last stdout line is JSON."""
-        result = self.run(host, shlex.join([AGENT, *args]), timeout=timeout)
-        lines = [line for line in result.stdout.splitlines() if line.strip()]
-        return json.loads(lines[-1]) if lines else None
+        return _last_json(self.run(host, shlex.join([AGENT, *args]), timeout=timeout).stdout)
 
     def pipe(self, source: InventoryHost, source_cmd: str, sink: InventoryHost,
-             sink_cmd: str, timeout: float = 3600) -> None:
-        """source_cmd's stdout into sink_cmd's stdin, through this controller."""
+             sink_cmd: str, timeout: float = 3600) -> Any:
+        """source_cmd's stdout into sink_cmd's stdin, through this controller; sink_cmd's answer
+        (its last stdout line, JSON)."""
         producer = subprocess.Popen(self.command(source, source_cmd), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
         consumer = subprocess.run(self.command(sink, sink_cmd), stdin=producer.stdout,
@@ -91,6 +90,13 @@ class Fleet:
             raise RemoteError(f"{source.name}：{_tail(err.decode(errors='replace'))}")
         if consumer.returncode != 0:
             raise RemoteError(f"{sink.name}：{_tail(consumer.stderr)}")
+        return _last_json(consumer.stdout)
+
+
+def _last_json(stdout: str) -> Any:
+    """The backup program answers with one JSON line, its last."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
 
 
 def _tail(text: str) -> str:

@@ -21,6 +21,12 @@ def test_restore_needs_exactly_one_source(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_files_alone_need_no_database_source(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["restore", "-i", str(tmp_path / "nowhere"), "--files"])
+    assert result.exit_code == 1  # past the arguments, at the inventory
+    assert "主机清单不存在" in result.output
+
+
 def test_point_in_time_format_is_checked(tmp_path: Path) -> None:
     result = runner.invoke(app, ["restore", "-i", str(tmp_path), "--point-in-time", "昨天"])
     assert result.exit_code == 2

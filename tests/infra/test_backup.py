@@ -18,6 +18,7 @@ from tests.infra.labtools import REPO
 pytestmark = pytest.mark.lab
 
 PROBE_FILE = "/var/lib/oa/uploads/backup-probe.bin"
+PROBE_FILE_2 = "/var/lib/oa/uploads/backup-probe-2.bin"
 SCRATCH = "-h /srv/oa-restore/scratch/run -p 5433"
 
 
@@ -56,16 +57,47 @@ def two_backups(hosts: dict[str, Any]) -> dict[str, Any]:
     as_owner(db, "DROP TABLE IF EXISTS backup_probe; CREATE TABLE backup_probe "
                  "(id serial PRIMARY KEY, note text NOT NULL)")
     as_owner(db, "INSERT INTO backup_probe (note) VALUES ('第二次备份前写入')")
-    payload = os.urandom(30_000)  # (its hex is one argument of the remote command)
-    written = app.run(f"install -d -o oa -g oa /var/lib/oa/uploads && python3 -c \"open("
-                      f"'{PROBE_FILE}', 'wb').write(bytes.fromhex('{payload.hex()}'))\"")
-    assert written.rc == 0, written.stderr
+    checksums = {path: write_upload(app, path) for path in (PROBE_FILE, PROBE_FILE_2)}
     second = oa_ops("backup", "run", "-i", "inventories/lab", "--what", "all")
     assert second.returncode == 0
     print(f"基础备份与两次备份用时 {time.monotonic() - started:.0f} 秒")
-    yield {"sha256": hashlib.sha256(payload).hexdigest()}
+    yield {"sha256": checksums[PROBE_FILE], "checksums": checksums}
     as_owner(db, "DROP TABLE IF EXISTS backup_probe")
-    app.run(f"rm -f {PROBE_FILE}")
+    app.run(f"rm -f {PROBE_FILE} {PROBE_FILE_2}")
+
+
+def write_upload(app: Any, path: str) -> str:
+    """A random file of the application's uploads, owned by its account; its sha256."""
+    payload = os.urandom(30_000)  # (its hex is one argument of the remote command)
+    written = app.run(f"install -d -o oa -g oa /var/lib/oa/uploads && python3 -c \"open("
+                      f"'{path}', 'wb').write(bytes.fromhex('{payload.hex()}'))\" && "
+                      f"chown oa:oa {path} && chmod 0640 {path}")
+    assert written.rc == 0, written.stderr
+    return hashlib.sha256(payload).hexdigest()
+
+
+def moment_between(db: Any, before: str, after: str) -> str:
+    """Write `before`, note the time, write `after`; wait until the backup server's WAL receiver
+    has flushed `after`; the noted time (UTC, with zone)."""
+    as_owner(db, f"INSERT INTO backup_probe (note) VALUES ('{before}')")
+    time.sleep(1.5)
+    moment = sql(db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD HH24:MI:SS.US')", where="-d postgres") + "+00:00"
+    time.sleep(1.5)
+    as_owner(db, f"INSERT INTO backup_probe (note) VALUES ('{after}')")
+    current = sql(db, "SELECT pg_current_wal_lsn()", where="-d postgres")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sql(
+            db, f"SELECT coalesce(bool_and(flush_lsn >= '{current}'), false) "
+                "FROM pg_stat_replication", where="-d postgres") != "t":
+        time.sleep(0.5)
+    return moment
+
+
+def assert_app_serves_with_a_sound_audit_chain(app: Any) -> None:
+    assert app.run("curl -fsk https://127.0.0.1/healthz").rc == 0
+    verify = app.run("OA_CONFIG_FILE=/etc/oa/oa.conf /opt/oa/venv/bin/oa-ops audit verify")
+    assert verify.rc == 0, verify.stdout + verify.stderr
 
 
 def test_backups_are_listed_with_their_metrics(two_backups: dict, hosts: dict[str, Any]) -> None:
@@ -84,19 +116,7 @@ def test_point_in_time_restore_returns_exactly_the_first_write(
     two_backups: dict, hosts: dict[str, Any]
 ) -> None:
     db, backup = hosts["db"], hosts["backup"]
-    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('时间点之前')")
-    time.sleep(1.5)
-    moment = sql(db, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
-                     "'YYYY-MM-DD HH24:MI:SS.US')", where="-d postgres") + "+00:00"
-    time.sleep(1.5)
-    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('时间点之后')")
-    # the receiver has flushed the second write before the restore starts
-    current = sql(db, "SELECT pg_current_wal_lsn()", where="-d postgres")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sql(
-            db, f"SELECT coalesce(bool_and(flush_lsn >= '{current}'), false) "
-                "FROM pg_stat_replication", where="-d postgres") != "t":
-        time.sleep(0.5)
+    moment = moment_between(db, "时间点之前", "时间点之后")
     restored = oa_ops("restore", "-i", "inventories/lab", "--point-in-time", moment)
     assert restored.returncode == 0
     notes = sql(backup, "SELECT note FROM backup_probe ORDER BY id", where=f"{SCRATCH} -d oa")
@@ -115,9 +135,27 @@ def test_drop_database_and_restore_latest_in_place(
     assert "行数与备份清单一致" in restored.stdout and "实测用时" in restored.stdout
     # the data of the latest backup is back, the workers serve, and the audit chain verifies
     assert sql(db, "SELECT note FROM backup_probe ORDER BY id") == "第二次备份前写入"
-    assert app.run("curl -fsk https://127.0.0.1/healthz").rc == 0
-    verify = app.run("OA_CONFIG_FILE=/etc/oa/oa.conf /opt/oa/venv/bin/oa-ops audit verify")
-    assert verify.rc == 0, verify.stdout + verify.stderr
+    assert_app_serves_with_a_sound_audit_chain(app)
+
+
+def test_point_in_time_restore_in_place_returns_exactly_the_first_write(
+    two_backups: dict, hosts: dict[str, Any]
+) -> None:
+    """Through the previous test's drop and logical restore: the WAL replays all of it."""
+    db, app = hosts["db"], hosts["app"]
+    moment = moment_between(db, "原位时间点之前", "原位时间点之后")
+    started = time.monotonic()
+    restored = oa_ops("restore", "-i", "inventories/lab", "--point-in-time", moment,
+                      "--target", "in-place", "--yes")
+    elapsed = time.monotonic() - started
+    assert restored.returncode == 0
+    assert "行数与时间点实例一致" in restored.stdout and "实测用时" in restored.stdout
+    print(f"原位按时间点恢复用时 {elapsed:.1f} 秒")
+    notes = sql(db, "SELECT note FROM backup_probe ORDER BY id")
+    assert notes.splitlines() == ["第二次备份前写入", "原位时间点之前"]
+    assert_app_serves_with_a_sound_audit_chain(app)
+    # the restored database takes new writes (its sequences came back too)
+    as_owner(db, "INSERT INTO backup_probe (note) VALUES ('恢复之后')")
 
 
 def test_files_restore_with_identical_checksums(two_backups: dict,
@@ -127,6 +165,25 @@ def test_files_restore_with_identical_checksums(two_backups: dict,
     assert "校验和一致" in restored.stdout
     copy = hosts["backup"].run(f"sha256sum /srv/oa-restore/files/app{PROBE_FILE}")
     assert copy.stdout.split()[0] == two_backups["sha256"]
+
+
+def test_files_restore_in_place_brings_back_changed_and_deleted_uploads(
+    two_backups: dict, hosts: dict[str, Any]
+) -> None:
+    app = hosts["app"]
+    assert app.run(f"echo 被改坏的附件 > {PROBE_FILE} && rm {PROBE_FILE_2}").rc == 0
+    started = time.monotonic()
+    restored = oa_ops("restore", "-i", "inventories/lab", "--files", "--target", "in-place",
+                      "--yes")
+    elapsed = time.monotonic() - started
+    assert restored.returncode == 0
+    assert restored.stdout.count("校验和一致") == 2  # db and app
+    print(f"原位文件恢复用时 {elapsed:.1f} 秒")
+    for path, checksum in two_backups["checksums"].items():
+        assert app.run(f"sha256sum {path}").stdout.split()[0] == checksum
+        upload = app.file(path)
+        assert (upload.user, upload.group, upload.mode) == ("oa", "oa", 0o640)
+    assert_app_serves_with_a_sound_audit_chain(app)
 
 
 def test_drill_passes_and_writes_its_receipt(two_backups: dict, hosts: dict[str, Any]) -> None:
