@@ -319,8 +319,9 @@ def _files(fleet: Fleet, client: InventoryHost, server: InventoryHost,
 
 def _migrate(fleet: Fleet, app: InventoryHost) -> None:
     """Pending migrations (a dump older than the deployed code) run as the owner role, by the
-    deploy's own migrate tasks."""
-    status = fleet.run(app, "OA_CONFIG_FILE=/etc/oa/oa.conf /opt/oa/venv/bin/oa-ops db status",
+    deploy's own migrate tasks. They are looked up as the owner too (root's migrate.env): the
+    runtime role may not even read the migrations' state table into being."""
+    status = fleet.run(app, "set -a; . /etc/oa/migrate.env; /opt/oa/venv/bin/oa-ops db status",
                        check=False)
     if status.returncode == 0:
         return

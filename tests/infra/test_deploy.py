@@ -211,6 +211,9 @@ def test_config_and_secret_files_are_protected(deployed: dict, lab_host: Callabl
     assert "oa_owner" not in text  # the workers never see the owner's password
     owner_env = app.file("/etc/oa/migrate.env")
     assert (owner_env.user, owner_env.mode) == ("root", 0o600)
+    # the operators' documented way to reach the schema as its owner works
+    status = app.run("set -a; . /etc/oa/migrate.env; /opt/oa/venv/bin/oa-ops db status")
+    assert status.rc == 0 and "已是最新" in status.stdout, status.stdout + status.stderr
     assert app.file("/etc/nginx/tls/oa.key").mode == 0o600
     db = lab_host("db")
     key = db.file("/etc/postgresql/15/main/tls/server.key")
