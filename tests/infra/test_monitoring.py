@@ -4,7 +4,7 @@ Alertmanager's API and into the application's notifications for a 系统管理�
 
 The lab's intervals and `for:` are seconds (inventories/lab, `# --- monitoring`), so each alert
 takes well under a minute. Prometheus and Alertmanager are asked from the controller, i.e. from
-the management address the firewall admits to their UIs."""
+the management address the firewall admits to their UIs, over HTTPS with the lab CA."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from ops_cli.lab.settings import NETNS_LAB
+from ops_cli.lab.settings import NETNS_LAB, LabSettings
 
 pytestmark = pytest.mark.lab
 
-PROMETHEUS = "http://10.77.0.12:9090"
-ALERTMANAGER = "http://10.77.0.12:9093"
+PROMETHEUS = "https://10.77.0.12:9090"
+ALERTMANAGER = "https://10.77.0.12:9093"
+LAB_CA = str(LabSettings.from_env().state_dir / "pki" / "ca.crt")
 POSTGRES_SERVICE = "postgresql@15-main"
 TEXTFILE = "/var/lib/prometheus/node-exporter/oa_monitoring_test.prom"
 ALERT_WAIT = 150.0
@@ -34,14 +35,16 @@ EXPECTED_TARGETS = {
     ("blackbox_https", "https://10.77.0.11/healthz"),
 }
 
-_FETCH = ("import sys, urllib.request; "
-          "print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())")
+_FETCH = ("import ssl, sys, urllib.request; "
+          "tls = ssl.create_default_context(cafile=sys.argv[2]); "
+          "print(urllib.request.urlopen(sys.argv[1], timeout=10, context=tls).read().decode())")
 
 
 def from_management(url: str) -> Any:
-    """GET a JSON API from the controller, inside the lab namespace (the management address)."""
-    result = subprocess.run(["ip", "netns", "exec", NETNS_LAB, sys.executable, "-c", _FETCH, url],
-                            capture_output=True, text=True, timeout=30, check=False)
+    """GET a JSON API from the controller, inside the lab namespace (the management address),
+    trusting only the lab CA."""
+    result = subprocess.run(["ip", "netns", "exec", NETNS_LAB, sys.executable, "-c", _FETCH, url,
+                             LAB_CA], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, f"{url}: {result.stderr[-500:]}"
     return json.loads(result.stdout)
 
@@ -106,9 +109,24 @@ def test_every_prometheus_target_is_up_after_the_deploy(deployed: dict) -> None:
                 if t["health"] != "up"}
         missing = EXPECTED_TARGETS - set(targets())
         raise AssertionError(f"未正常采集：{down}；缺少：{missing}") from None
-    # the exporters answer the monitoring server over TLS (certificates from the lab CA)
-    assert targets()[("node", "db:9100")]["scrapeUrl"].startswith("https://")
-    assert targets()[("postgres", "db:9187")]["scrapeUrl"].startswith("https://")
+    # the exporters, and Prometheus and Alertmanager themselves, answer over TLS (certificates
+    # from the lab CA)
+    found = targets()
+    for key in (("node", "db:9100"), ("postgres", "db:9187"), ("prometheus", "backup:9090"),
+                ("alertmanager", "backup:9093")):
+        assert found[key]["scrapeUrl"].startswith("https://"), found[key]["scrapeUrl"]
+
+
+def test_prometheus_and_alertmanager_refuse_plain_http(deployed: dict, lab_http: Callable,
+                                                       lab_ca: str) -> None:
+    for base in (PROMETHEUS, ALERTMANAGER):
+        secure = lab_http("fetch", f"{base}/-/healthy", lab_ca)
+        assert secure["status"] == 200, secure
+        plain = lab_http("fetch", base.replace("https://", "http://") + "/-/healthy", lab_ca)
+        assert plain["status"] == 400 and "HTTPS server" in plain["body"], plain
+    # Prometheus delivers to Alertmanager over HTTPS
+    managers = from_management(f"{PROMETHEUS}/api/v1/alertmanagers")["data"]
+    assert [m["url"][:8] for m in managers["activeAlertmanagers"]] == ["https://"], managers
 
 
 def test_exporters_refuse_everyone_but_the_monitoring_server(deployed: dict) -> None:

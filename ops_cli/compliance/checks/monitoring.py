@@ -9,8 +9,9 @@ from typing import Any
 
 from ops_cli.compliance.checks import Context, Verdict, check, fail, ok
 
-PROMETHEUS = "http://127.0.0.1:9090"
-ALERTMANAGER = "http://127.0.0.1:9093"
+CA_FILE = "/etc/prometheus/tls/ca.crt"  # monitoring_server_tls_dir
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
 NODE_SERVICE = {"Debian": "prometheus-node-exporter", "RedHat": "node_exporter"}
 POSTGRES_SERVICE = {"Debian": "prometheus-postgres-exporter", "RedHat": "postgres_exporter"}
 WEBHOOK_PATH = "/api/alerts/alertmanager"
@@ -26,14 +27,21 @@ def _series(ctx: Context, port: int, prefix: str) -> int:
     return int(out.strip() or 0)
 
 
-def _api(ctx: Context, url: str) -> Any:
+def _api(ctx: Context, params: dict[str, Any], server: str, path: str) -> Any:
+    """GET a JSON API of Prometheus or Alertmanager over HTTPS, by this server's address (the
+    name its certificate carries), trusting the CA that issued it."""
+    port = params.get(f"{server}_port", {"prometheus": PROMETHEUS_PORT,
+                                           "alertmanager": ALERTMANAGER_PORT}[server])
+    url = f"https://{ctx.var('ansible_host', ctx.host)}:{port}{path}"
     try:
-        return json.loads(ctx.run(f"curl -s --max-time 10 {url}").stdout)
+        return json.loads(ctx.run(f"curl -s --max-time 10 --cacert "
+                                  f"{params.get('ca_file', CA_FILE)} {url}").stdout)
     except ValueError:
         return None
 
 
 def _tls_only(ctx: Context, port: int) -> bool:
+    """Plain HTTP on the port gets no page (a TLS server answers 400 or drops it)."""
     plain = ctx.run(f"curl -s -o /dev/null -w '%{{http_code}}' "
                     f"http://127.0.0.1:{port}/metrics").stdout.strip()
     return plain != "200"
@@ -75,13 +83,20 @@ def postgres_exporter(ctx: Context, params: dict[str, Any]) -> Verdict:
 
 @check("monitoring.server")
 def server(ctx: Context, params: dict[str, Any]) -> Verdict:
-    """Prometheus and Alertmanager run; every scrape target is up; the rule groups are loaded."""
+    """Prometheus and Alertmanager run and answer over HTTPS only; every scrape target is up;
+    the rule groups are loaded."""
     stopped = [u for u in params["services"] if not _active(ctx, u)]
     if stopped:
         return fail(f"监控服务未运行：{'、'.join(stopped)}")
-    targets = _api(ctx, f"{PROMETHEUS}/api/v1/targets?state=active")
+    plain = [name for name, port in (
+        ("Prometheus", params.get("prometheus_port", PROMETHEUS_PORT)),
+        ("Alertmanager", params.get("alertmanager_port", ALERTMANAGER_PORT)))
+        if not _tls_only(ctx, port)]
+    if plain:
+        return fail(f"{'、'.join(plain)} 接受明文 HTTP 访问")
+    targets = _api(ctx, params, "prometheus", "/api/v1/targets?state=active")
     if not targets:
-        return fail("Prometheus 接口无应答")
+        return fail("Prometheus 的 HTTPS 接口无应答（或证书不受信任）")
     active = targets["data"]["activeTargets"]
     down = [f"{t['labels'].get('job')}/{t['labels'].get('instance')}：{t['lastError'][:80]}"
             for t in active if t["health"] != "up"]
@@ -89,25 +104,27 @@ def server(ctx: Context, params: dict[str, Any]) -> Verdict:
     missing = sorted(set(params["jobs"]) - jobs)
     if down or missing:
         return fail(f"采集异常：{'；'.join(down) or '无'}；缺少采集任务：{missing or '无'}")
-    rules = _api(ctx, f"{PROMETHEUS}/api/v1/rules?type=alert") or {"data": {"groups": []}}
+    rules = (_api(ctx, params, "prometheus", "/api/v1/rules?type=alert")
+             or {"data": {"groups": []}})
     count = sum(len(g["rules"]) for g in rules["data"]["groups"])
     if count < params.get("min_rules", 1):
         return fail(f"只加载了 {count} 条告警规则")
-    return ok(f"{len(active)} 个采集目标全部正常（{'、'.join(sorted(jobs))}）；{count} 条告警规则")
+    return ok(f"Prometheus、Alertmanager 仅经 HTTPS 访问；{len(active)} 个采集目标全部正常"
+              f"（{'、'.join(sorted(jobs))}）；{count} 条告警规则")
 
 
 @check("monitoring.alert_delivery")
 def alert_delivery(ctx: Context, params: dict[str, Any]) -> Verdict:
     """The security-event rules (e.g. failed-login bursts) are loaded and healthy, and
     Alertmanager delivers to the application's webhook with a token."""
-    rules = _api(ctx, f"{PROMETHEUS}/api/v1/rules?type=alert")
+    rules = _api(ctx, params, "prometheus", "/api/v1/rules?type=alert")
     if not rules:
-        return fail("Prometheus 接口无应答")
+        return fail("Prometheus 的 HTTPS 接口无应答（或证书不受信任）")
     loaded = {r["name"]: r.get("health") for g in rules["data"]["groups"] for r in g["rules"]}
     absent = [name for name in params["alerts"] if loaded.get(name) != "ok"]
     if absent:
         return fail(f"安全事件告警规则缺失或出错：{'、'.join(absent)}")
-    status = _api(ctx, f"{ALERTMANAGER}/api/v2/status")
+    status = _api(ctx, params, "alertmanager", "/api/v2/status")
     original = (status or {}).get("config", {}).get("original", "")
     if WEBHOOK_PATH not in original:
         return fail("Alertmanager 未配置向应用推送告警（webhook）")
