@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from ops_cli.lab.settings import NETNS_LAB, LabSettings
+from tests.infra.labtools import REPO
 
 pytestmark = pytest.mark.lab
 
@@ -127,6 +129,17 @@ def test_prometheus_and_alertmanager_refuse_plain_http(deployed: dict, lab_http:
     # Prometheus delivers to Alertmanager over HTTPS
     managers = from_management(f"{PROMETHEUS}/api/v1/alertmanagers")["data"]
     assert [m["url"][:8] for m in managers["activeAlertmanagers"]] == ["https://"], managers
+
+
+def test_the_login_failure_threshold_is_the_inventorys(deployed: dict) -> None:
+    lab_vars = yaml.safe_load((REPO / "inventories/lab/group_vars/all.yml").read_text())
+    threshold = lab_vars["monitoring_server_login_failure_burst_threshold"]
+    assert threshold != 20  # (the role's default: the lab must show the setting is applied)
+    rules = from_management(f"{PROMETHEUS}/api/v1/rules?type=alert")["data"]["groups"]
+    burst = [r for group in rules for r in group["rules"] if r["name"] == "LoginFailureBurst"]
+    assert [r["query"] for r in burst] == [
+        f"sum(increase(oa_login_failures_total[5m])) > {threshold}"]
+    assert f"（阈值 {threshold} 次）" in burst[0]["annotations"]["description"]
 
 
 def test_exporters_refuse_everyone_but_the_monitoring_server(deployed: dict) -> None:

@@ -68,3 +68,20 @@ def test_alerts_have_severity_and_chinese_annotations(rule_file: Path) -> None:
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
         for key in ("summary", "description"):
             assert CHINESE.search(rule["annotations"][key]), f"{rule['alert']} 的 {key} 不是中文"
+
+
+def test_the_login_failure_threshold_is_the_roles_default_written_in_one_place() -> None:
+    """monitoring_server writes monitoring_server_login_failure_burst_threshold into app.yml
+    through the patterns of its vars/main.yml: each must match exactly once, at the number the
+    role's default gives, so the repository's file is the default rendering."""
+    role = REPO / "ansible" / "roles" / "monitoring_server"
+    default = yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8"))[
+        "monitoring_server_login_failure_burst_threshold"]
+    patterns = yaml.safe_load((role / "vars" / "main.yml").read_text(encoding="utf-8"))[
+        "monitoring_server_login_failure_burst_patterns"]
+    text = (REPO / "monitoring" / "rules" / "app.yml").read_text(encoding="utf-8")
+    assert len(patterns) == 2
+    for pattern in patterns:
+        found = re.findall(pattern, text)
+        assert len(found) == 1, f"{pattern} 在 app.yml 中匹配 {len(found)} 处"
+        assert int(found[0][1]) == default
