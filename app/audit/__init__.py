@@ -18,6 +18,7 @@ def _install_audit_writer(application) -> None:
     from app.core.hooks import hooks
 
     hooks.audit = service.record
+    service.schedule_chaining(application)
 
 
 feature = Feature(

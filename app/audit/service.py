@@ -1,16 +1,17 @@
 """The audit trail: record events, verify the hash chain, search, export and count.
 
 Writing: `record(ctx, action, ...)` runs inside the caller's unit of work. It inserts the event
-into `audit_event_pending`; at COMMIT a deferred trigger moves it into `audit_event`, where a
-trigger locks the chain head, numbers the row and hashes it onto the chain. Why not hash here:
-appends must be serialised (one unbroken chain), and a lock taken here would be held until the
-caller commits, i.e. for the rest of its request, stalling every other request that audits.
-Taken at commit, the lock is held only for the commit itself. The event commits or rolls back
-with the caller's work; the chain order is the commit order. Consequences for callers: the
-event shows in `audit_event` only after the commit (not to later queries in the same
-transaction), and the caller's transaction must be READ COMMITTED (the default of
-`run_in_transaction`): under REPEATABLE READ a concurrent append makes the commit fail with a
-serialisation error rather than fork the chain.
+into `audit_event_pending`, so it commits or rolls back with the caller's work. Chaining (the
+next id, the link to the previous hash, the row's own hash) must be serialised (one unbroken
+chain), so it is not done here, where the lock would be held for the rest of the request: at
+COMMIT a deferred trigger TRIES to take the chain head and, if free, chains every committed
+pending event with its own (migration 0002 explains why it never waits for the head). Events
+of a transaction that found the head taken stay pending, committed, for the next committer or
+for `chain_pending`, which every web worker runs each second (`schedule_chaining`) and which
+the auditor's screens run before they read. Consequences for callers: the event shows in
+`audit_event` only after the commit, and the caller's transaction must be READ COMMITTED (the
+default of `run_in_transaction`): under REPEATABLE READ a concurrent append makes the commit
+fail with a serialisation error rather than fork the chain.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ __all__ = [
     "PAGE_SIZE",
     "AuditQuery",
     "VerifyResult",
+    "chain_pending",
     "daily_counts",
     "export_events",
     "iter_events",
     "overview",
     "record",
+    "schedule_chaining",
     "search",
     "verify_chain",
 ]
@@ -80,6 +83,30 @@ def record(ctx: RequestContext, action: str, *, object_type: str = "",
         outcome,
         _details_json(details),
     ))
+
+
+CHAIN_BATCH = 1000  # what audit_chain_pending moves per call
+CHAIN_EVERY_SECONDS = 1.0
+
+
+def chain_pending(wait: bool = True) -> int:
+    """Chain every committed pending event now (blocking); the number chained. With `wait`,
+    waits for a committer holding the chain head, so that a read afterwards sees them all."""
+    total = 0
+    while True:
+        moved = database.execute_sql("SELECT audit_chain_pending(%s)", (wait,)).fetchone()[0]
+        total += moved
+        if moved < CHAIN_BATCH:
+            return total
+
+
+def schedule_chaining(application: Any) -> None:
+    """Chain pending events every CHAIN_EVERY_SECONDS in this web worker (see the module doc):
+    the bound on how long an event of a busy moment waits outside the chain."""
+    from app.core.periodic import every
+
+    every(application, CHAIN_EVERY_SECONDS, chain_pending, False,
+          name="chaining pending audit events", transaction=False)
 
 
 def _clean(text: str | None, limit: int) -> str:
@@ -244,6 +271,7 @@ def search(ctx: RequestContext, query: AuditQuery, *, before: int | None = None,
            limit: int = PAGE_SIZE) -> SearchPage:
     """Matching events, newest first, one page (keyset: ids below `before`). Audited."""
     scope = ctx.require("audit.view")
+    chain_pending()
     limit = max(1, min(PAGE_SIZE_MAX, limit))
     select = _filtered(ctx, query, scope)
     if before is not None:
@@ -260,6 +288,7 @@ def iter_events(query: AuditQuery, *, batch_size: int = 2000,
                 ctx: RequestContext | None = None,
                 scope: Scope = Scope.ALL) -> Iterator[dict[str, Any]]:
     """Every matching event in id order, fetched in keyset batches (no size limit)."""
+    chain_pending()
     after = 0
     while True:
         batch = list(_filtered(ctx, query, scope).where(AuditEvent.id > after)
@@ -279,6 +308,7 @@ class Export:
 def export_events(ctx: RequestContext, query: AuditQuery, file_format: str) -> Export:
     """The newest EXPORT_LIMIT matching events, oldest first, for a CSV/XLSX file. Audited."""
     scope = ctx.require("audit.export")
+    chain_pending()
     rows = list(_filtered(ctx, query, scope).order_by(AuditEvent.id.desc())
                 .limit(EXPORT_LIMIT + 1))
     truncated = len(rows) > EXPORT_LIMIT
@@ -310,6 +340,7 @@ def _today() -> dt.date:
 def daily_counts(ctx: RequestContext, days: int = CHART_DAYS) -> Stats:
     """Events per local day over the last `days` days (today included), and per outcome."""
     scope = ctx.require("audit.view")
+    chain_pending()
     first = _today() - dt.timedelta(days=days - 1)
     zone = settings().time_zone
     local_day = pw.fn.date(pw.fn.timezone(zone, AuditEvent.occurred_at))
@@ -327,6 +358,7 @@ def daily_counts(ctx: RequestContext, days: int = CHART_DAYS) -> Stats:
 def overview(ctx: RequestContext) -> dict[str, Any]:
     """The portal widget: today's events, failures and denials (local day)."""
     scope = ctx.require("audit.view")
+    chain_pending()
     today = _today()
     select = _filtered(ctx, AuditQuery(since=today, until=today), scope)
     outcomes = dict(select.select(AuditEvent.outcome, pw.fn.count(AuditEvent.id))

@@ -74,26 +74,6 @@ def _record(task: Task, action: str, details: dict[str, Any]) -> None:
 
 def schedule(application: Any) -> None:
     """Run the pass periodically in this process (see the module doc)."""
-    import asyncio
+    from app.core.periodic import every
 
-    from tornado.ioloop import PeriodicCallback
-
-    from app.core.db import database as db_proxy
-    from app.core.db import unit_of_work
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return  # assembled but not serving (a CLI, a test's application fixture)
-    if db_proxy.obj is None:
-        return
-
-    async def tick() -> None:
-        try:
-            await unit_of_work(deadline_pass)
-        except Exception:  # a failed pass is logged and retried at the next tick
-            log.exception("workflow deadline pass failed")
-
-    callback = PeriodicCallback(tick, INTERVAL_SECONDS * 1000, jitter=0.1)
-    callback.start()
-    application.settings.setdefault("periodic", []).append(callback)
+    every(application, INTERVAL_SECONDS, deadline_pass, name="workflow deadline pass")

@@ -11,9 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from app.audit.chain import verify_chain
-from app.audit.service import record
+from app.audit.service import chain_pending, record
 from app.core.config import settings
-from app.core.db import close_database, connect_params, init_database, run_in_transaction
+from app.core.db import (
+    close_database,
+    connect_params,
+    database,
+    init_database,
+    run_in_transaction,
+)
 from tests.audit.helpers import context, stored_rows, write
 
 GENESIS = "0" * 64
@@ -44,18 +50,60 @@ def test_concurrent_transactions_build_one_unbroken_chain(db):
     for thread in threads:
         thread.join()
     assert not errors
+    # a commit that found the chain head taken left its events pending for the next chainer
+    run_in_transaction(chain_pending)
 
     rows = stored_rows()
     assert [r[0] for r in rows] == list(range(1, 6 * 12 * 2 + 1))
     assert rows[0][1] == GENESIS
     for previous, current in itertools.pairwise(rows):
         assert current[1] == previous[2]
-    # a transaction's two events are adjacent: the chain order is the commit order
-    for first, second in zip(rows[::2], rows[1::2], strict=True):
-        assert (first[3], second[3]) == ("test.first", "test.second")
-        assert first[4] == second[4]
+    # every event exactly once, and each transaction's first event before its second
+    events = run_in_transaction(lambda: database.execute_sql(
+        "SELECT id, actor_username, action, coalesce(object_id, details->>'i') FROM audit_event"
+    ).fetchall())
+    position = {(user, action, int(i)): event_id for event_id, user, action, i in events}
+    assert len(position) == len(events) == 6 * 12 * 2
+    for n, i in itertools.product(range(6), range(12)):
+        assert position[(f"user{n}", "test.first", i)] < position[(f"user{n}", "test.second", i)]
     result = verify()
     assert result.ok and result.checked == len(rows)
+
+
+@pytest.mark.parametrize("holder_ends", ["commit", "rollback"])
+def test_a_commit_never_waits_for_the_chain_head(db, holder_ends):
+    """A transaction holding the head (here: one that chained its own event and has not yet
+    committed) does not hold up other commits: their events wait, committed, and are chained
+    by the holder's own commit, or by the next pass of `chain_pending`."""
+    write(context(), "test.before")
+    holder = psycopg2.connect(**connect_params(db.runtime_url))
+    try:
+        with holder.cursor() as cur:
+            cur.execute("INSERT INTO audit_event_pending (action, outcome)"
+                        " VALUES ('test.holder', 'success')")
+            cur.execute("SELECT audit_chain_pending(true)")  # holds the head until it ends
+        done = threading.Event()
+        writer = threading.Thread(target=lambda: (write(context(), "test.while_held"),
+                                                  done.set()))
+        writer.start()
+        writer.join(5)
+        assert done.is_set(), "the commit waited for the chain head"
+        assert [r[3] for r in stored_rows()] == ["test.before"]
+        assert run_in_transaction(_pending_count) == 1
+        getattr(holder, holder_ends)()
+    finally:
+        holder.close()
+    if holder_ends == "commit":  # the holder's commit chained the waiting event too
+        assert [r[3] for r in stored_rows()] == ["test.before", "test.holder", "test.while_held"]
+    else:
+        assert run_in_transaction(chain_pending) == 1
+        assert [r[3] for r in stored_rows()] == ["test.before", "test.while_held"]
+    assert run_in_transaction(_pending_count) == 0
+    assert verify().ok
+
+
+def _pending_count() -> int:
+    return database.execute_sql("SELECT count(*) FROM audit_event_pending").fetchone()[0]
 
 
 def test_rolled_back_work_leaves_no_event(db):

@@ -125,3 +125,48 @@ def test_portal_widget_counts_today(auditor_client):
     assert "今日审计事件" in widget and 'href="/audit?outcome=denied' in widget
     total = int(re.search(r'data-count="total">(\d+)<', widget).group(1))
     assert total >= 2  # at least the login and the event written by the fixture
+
+
+def _hold_chain_head(db):
+    """A connection that chained an event of its own and has not committed: the head is taken
+    until it ends, as by a committer mid-commit."""
+    import psycopg2
+
+    from app.core.db import connect_params
+
+    holder = psycopg2.connect(**connect_params(db.runtime_url))
+    with holder.cursor() as cur:
+        cur.execute("INSERT INTO audit_event_pending (action, outcome)"
+                    " VALUES ('test.holder', 'success')")
+        cur.execute("SELECT audit_chain_pending(true)")
+    return holder
+
+
+def test_events_stranded_by_a_busy_chain_head_are_chained_by_the_worker(db, staff_client):
+    holder = _hold_chain_head(db)
+    try:
+        assert staff_client.get("/api/audit/events").status_code == 403  # audited denial
+        time.sleep(0.3)
+        assert not [r for r in stored_rows() if r[3] == "auth.permission_denied"]
+    finally:
+        holder.rollback()
+        holder.close()
+    # nobody else writes: the web worker's periodic pass (every second) chains it
+    denied = _wait_for("auth.permission_denied", timeout=4)
+    assert denied and denied[0][4] == "putong"
+
+
+def test_search_waits_for_the_chain_and_shows_every_committed_event(db, auditor_client):
+    import threading
+
+    holder = _hold_chain_head(db)
+    write(context(user_id=78, username="lisi", name="李四"), "org.user.disable")  # pending
+    pages: list = []
+    search = threading.Thread(
+        target=lambda: pages.append(auditor_client.get("/audit", params={"actor": "lisi"})))
+    search.start()
+    time.sleep(0.3)
+    holder.rollback()  # the head is free: the search chains what waits, then reads
+    holder.close()
+    search.join(10)
+    assert pages and pages[0].text.count("<tr data-event-id") == 1

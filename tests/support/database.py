@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 
 from app.core.db import connect_params
 from ops_cli.pgcluster import OWNER_ROLE, RUNTIME_ROLE, LocalCluster
@@ -33,6 +34,16 @@ class TestDatabase:
 
     def truncate_all(self) -> None:
         """Empty every table but the migration state, past the audit trail's guards."""
+        for attempt in range(5):
+            try:
+                self._truncate()
+                return
+            except psycopg2.errors.DeadlockDetected:
+                # a live server's background pass (audit chaining) locked a table first
+                if attempt == 4:
+                    raise
+
+    def _truncate(self) -> None:
         with self.superuser() as conn, conn.cursor() as cur:
             cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                         "AND tablename <> 'schema_migration'")
