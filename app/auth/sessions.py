@@ -20,6 +20,7 @@ from app.core.config import settings
 from app.core.context import Principal, RequestContext
 from app.core.db import database
 from app.core.errors import NotFound, PermissionDenied
+from app.core.features import Scope
 from app.org.models import Department, User
 
 MFA_STAGE_MINUTES = 5
@@ -110,10 +111,14 @@ def logout(ctx: RequestContext, token: str) -> None:
 
 # ---- resolution per request -------------------------------------------------------------------
 # Every request resolves its session, so it is ONE statement, run outside any transaction
-# (app.core.db.run_statements): the session with its user, roles, grants, password state and
-# TOTP enrolment, and the touch of last_seen_at in a data-modifying CTE. The touch's conditions
-# repeat the checks below (live, not expired, not idle, user active) so that a session about to
-# be ended is never touched; the SELECT sees the row as it was before the touch.
+# (app.core.db.run_statements): the session with its user, password state, TOTP enrolment and
+# the grants' generation stamp, and the touch of last_seen_at in a data-modifying CTE. The
+# touch's conditions repeat the checks below (live, not expired, not idle, user active) so that
+# a session about to be ended is never touched; the SELECT sees the row as it was before the
+# touch. The user's roles and merged permissions are kept per process (`_grants`) under the
+# stamp they were read with: any change of a role, a grant or a membership changes the stamp
+# (auth migration 0002), so the next request of every user reads them again (a second
+# statement, which returns the stamp its own snapshot saw).
 _RESOLVE_SQL = """
 WITH touched AS (
     UPDATE user_session SET last_seen_at = %(now)s
@@ -125,15 +130,47 @@ WITH touched AS (
 SELECT s.id, s.expires_at, s.last_seen_at, u.id, u.username, u.name, u.department_id,
        u.clearance, u.status, c.changed_at, c.must_change,
        EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.enrolled_at IS NOT NULL),
-       (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::json)
-          FROM user_role ur JOIN role r ON r.id = ur.role_id WHERE ur.user_id = u.id),
-       (SELECT coalesce(json_agg(json_build_array(rp.permission, rp.scope)), '[]'::json)
-          FROM user_role ur JOIN role_permission rp ON rp.role_id = ur.role_id
-         WHERE ur.user_id = u.id)
+       (SELECT stamp FROM grants_generation)
 FROM user_session s JOIN app_user u ON u.id = s.user_id
 LEFT JOIN credential c ON c.user_id = u.id
 WHERE s.token_hash = %(hash)s AND s.ended_at IS NULL AND s.stage = 'active'
 """
+
+_GRANTS_SQL = """
+SELECT (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::json)
+          FROM user_role ur JOIN role r ON r.id = ur.role_id WHERE ur.user_id = %(user)s),
+       (SELECT coalesce(json_agg(json_build_array(rp.permission, rp.scope)), '[]'::json)
+          FROM user_role ur JOIN role_permission rp ON rp.role_id = ur.role_id
+         WHERE ur.user_id = %(user)s),
+       (SELECT stamp FROM grants_generation)
+"""
+
+
+@dataclass(frozen=True)
+class _Grants:
+    stamp: object  # the grants_generation stamp they were read under (None: not cacheable)
+    permissions: dict[str, Scope]
+    admin_kind: str | None
+    role_codes: list[str]
+
+
+_GRANTS_KEPT = 10_000  # users whose grants a process keeps; beyond, it starts afresh
+_grants: dict[int, _Grants] = {}
+
+
+def _grants_of(user_id: int, stamp: object) -> _Grants:
+    """The user's merged grants, from this process's cache when read under `stamp`."""
+    kept = _grants.get(user_id)
+    if kept is not None and stamp is not None and kept.stamp == stamp:
+        return kept
+    roles, grants, read_under = database.execute_sql(_GRANTS_SQL, {"user": user_id}).fetchone()
+    permissions, admin_kind, role_codes = merge_grants(grants, roles)
+    fresh = _Grants(read_under, permissions, admin_kind, role_codes)
+    if read_under is not None:
+        if len(_grants) >= _GRANTS_KEPT:
+            _grants.clear()
+        _grants[user_id] = fresh
+    return fresh
 
 
 def resolve_session(token: str, ip: str) -> Principal | None:
@@ -150,7 +187,7 @@ def resolve_session(token: str, ip: str) -> Principal | None:
     if row is None:
         return None
     (session_id, expires_at, last_seen_at, user_id, username, name, department_id, clearance,
-     status, changed_at, must_change, enrolled, roles, grants) = row
+     status, changed_at, must_change, enrolled, stamp) = row
     if moment >= expires_at:
         _end([session_id], "expired")
         return None
@@ -160,12 +197,12 @@ def resolve_session(token: str, ip: str) -> Principal | None:
     if status != "active":
         _end([session_id], "disabled")
         return None
-    permissions, admin_kind, role_codes = merge_grants(grants, roles)
-    pending, notices = _pending_steps(changed_at, must_change, role_codes, enrolled)
+    grants = _grants_of(user_id, stamp)
+    pending, notices = _pending_steps(changed_at, must_change, grants.role_codes, enrolled)
     return Principal(user_id=user_id, username=username, name=name,
                      department_id=department_id, session_id=str(session_id),
-                     permissions=permissions, admin_role=admin_kind, clearance=clearance,
-                     pending_url=pending, notices=notices)
+                     permissions=grants.permissions, admin_role=grants.admin_kind,
+                     clearance=clearance, pending_url=pending, notices=notices)
 
 
 def _pending_steps(changed_at: dt.datetime | None, must_change: bool | None,
