@@ -31,6 +31,7 @@ from app.core.db import connect_params, database
 
 def todo_sql() -> tuple[str, str]:
     """(page query, count query) of the unfiltered 待办 list, with one %s for the user id."""
+    from app.core.sql import count_of
     from app.workflow.models import Instance, Task
     from app.workflow.service import PAGE_SIZE, todo_query
 
@@ -41,10 +42,7 @@ def todo_sql() -> tuple[str, str]:
     page = query.order_by(Instance.urgency.desc(), Task.due_at.asc(nulls="LAST"),
                           Task.created_at.desc()).paginate(1, PAGE_SIZE)
     page_sql, page_params = page.sql()
-    # what peewee's Query.count() executes (SelectBase.count)
-    wrapped = peewee.Select([query.order_by().alias("_wrapped")],
-                            [peewee.fn.COUNT(peewee.SQL("1"))]).bind(database)
-    count_sql, count_params = wrapped.sql()
+    count_sql, count_params = count_of(query).sql()  # what peewee's Query.count() executes
     return _bind_user(page_sql, page_params, marker), _bind_user(count_sql, count_params, marker)
 
 

@@ -29,6 +29,33 @@ def test_pages_and_totals(bureau) -> None:
     assert {i["flow_name"] for i in mine["items"]} == {"简单审批"}
 
 
+def test_compiled_todo_page_and_badge_equal_the_built_queries(bureau) -> None:
+    """The unfiltered 待办 page and the badge run SQL made once (app.core.sql): the same rows,
+    order, joined instances and counts as the peewee queries built afresh."""
+    install(flows.SIMPLE)
+    for n in range(service.PAGE_SIZE + 3):
+        start(bureau, "simple", title=f"请示{n:02d}", urgency=n % 3,
+              form={"signers": [bureau.a.id]})
+    leader = bureau.ctx("leader")
+
+    def built(page: int) -> list[tuple]:
+        query = service._with_total(service.todo_query(leader.user_id))
+        rows = query.order_by(*service._TODO_ORDER).paginate(page, service.PAGE_SIZE)
+        return [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in rows]
+
+    for page in (1, 2, 3):
+        compiled = tx(lambda p=page: service._TODO_PAGE.rows(
+            user=leader.user_id, offset=(p - 1) * service.PAGE_SIZE))
+        assert [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in compiled] == tx(
+            built, page)
+    for who in ("leader", "outsider", "drafter"):
+        ctx = bureau.ctx(who)
+        assert tx(service.todo_count, ctx) == tx(lambda c=ctx: service.todo_query(
+            c.user_id).count())
+    listed = tx(service.todo_list, leader, {})
+    assert [i["title"] for i in listed["items"]] == [r[1] for r in tx(built, 1)]
+
+
 def test_graph_cache_never_serves_another_version(db, bureau) -> None:
     first = install(flows.SIMPLE)
     cached = tx(engine.graph_of, first)
