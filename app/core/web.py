@@ -238,6 +238,10 @@ class BaseHandler(tornado.web.RequestHandler):
             self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         self.set_header("X-Request-Id", self.request_id)
 
+    def compute_etag(self) -> str | None:
+        """No ETag: every response is `no-store` (a hash of each body would be wasted)."""
+        return None
+
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -281,20 +281,22 @@ def flow_access_condition(ctx: RequestContext, kind: str) -> Any:
 
 
 # ---- what the todo centre shows -----------------------------------------------------------------
+# Fixed SQL, not built with peewee: these run for every page of the todo lists.
 def _describe_outgoing(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = OutgoingDocument.select(OutgoingDocument.id, OutgoingDocument.doc_number,
-                                   OutgoingDocument.serial_no).where(
-        OutgoingDocument.id.in_([int(i) for i in ids if i.isdigit()]))
-    return {str(d.id): {"kind": "发文", "reference": d.doc_number or d.serial_no,
-                        "url": f"/documents/{d.id}"} for d in rows}
+    rows = database.execute_sql(
+        "SELECT id, doc_number, serial_no FROM outgoing_document WHERE id = ANY(%s)",
+        ([int(i) for i in ids if i.isdigit()],)).fetchall()
+    return {str(doc_id): {"kind": "发文", "reference": number or serial,
+                          "url": f"/documents/{doc_id}"} for doc_id, number, serial in rows}
 
 
 def _describe_incoming(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = IncomingDocument.select(IncomingDocument.id, IncomingDocument.receipt_no,
-                                   IncomingDocument.source_number).where(
-        IncomingDocument.id.in_([int(i) for i in ids if i.isdigit()]))
-    return {str(d.id): {"kind": "收文", "reference": d.receipt_no or d.source_number or "待签收",
-                        "url": f"/documents/incoming/{d.id}"} for d in rows}
+    rows = database.execute_sql(
+        "SELECT id, receipt_no, source_number FROM incoming_document WHERE id = ANY(%s)",
+        ([int(i) for i in ids if i.isdigit()],)).fetchall()
+    return {str(doc_id): {"kind": "收文", "reference": receipt or source or "待签收",
+                          "url": f"/documents/incoming/{doc_id}"}
+            for doc_id, receipt, source in rows}
 
 
 def register() -> None:

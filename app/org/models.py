@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import peewee as pw
 
-from app.core.db import BaseModel
+from app.core.db import BaseModel, database
 
 CLEARANCE_TITLES = {0: "非密", 1: "秘密", 2: "机密", 3: "绝密"}
 STATUS_TITLES = {"active": "在职", "disabled": "停用"}
@@ -75,3 +77,13 @@ class DepartmentDeputy(BaseModel):
     class Meta:
         table_name = "department_deputy"
         primary_key = pw.CompositeKey("department", "user")
+
+
+def user_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """id -> name of these users (whatever their status). One statement with fixed SQL: it
+    runs on every list page, where building it with peewee cost more than running it."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    return dict(database.execute_sql("SELECT id, name FROM app_user WHERE id = ANY(%s)",
+                                     (wanted,)).fetchall())

@@ -38,6 +38,7 @@ from app.org.models import (
     Position,
     User,
     UserDepartment,
+    user_names,
 )
 from app.org.names import name_pinyin
 
@@ -213,13 +214,6 @@ def _department_or_404(dept_id: int) -> Department:
     return dept
 
 
-def _user_names(ids: Iterable[int]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u.name for u in User.select(User.id, User.name).where(User.id << wanted)}
-
-
 def _deputy_map() -> dict[int, list[int]]:
     result: dict[int, list[int]] = {}
     for row in DepartmentDeputy.select().order_by(DepartmentDeputy.user):
@@ -254,7 +248,7 @@ def department_tree(ctx: RequestContext, include_disabled: bool = False) -> list
     index = DepartmentIndex.load()
     deputies = _deputy_map()
     leader_ids = [d.leader_id for d in index.rows.values()]
-    names = _user_names([*leader_ids, *(u for ids in deputies.values() for u in ids)])
+    names = user_names([*leader_ids, *(u for ids in deputies.values() for u in ids)])
     counts = dict(User.select(User.department, pw.fn.COUNT(User.id))
                   .where(User.status == "active").group_by(User.department).tuples())
 
@@ -288,7 +282,7 @@ def get_department(ctx: RequestContext, dept_id: int) -> dict[str, Any]:
     _check_department_scope(ctx, allowed, dept.id)
     index = DepartmentIndex.load()
     deputies = deputies_of_all(dept.id)
-    names = _user_names([dept.leader_id, *deputies])
+    names = user_names([dept.leader_id, *deputies])
     result = _department_dict(dept, index, deputies, names)
     result["children"] = [index.rows[c].name for c in index.children.get(dept.id, [])]
     result["user_count"] = User.select().where((User.department == dept.id)
