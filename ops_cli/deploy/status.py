@@ -1,5 +1,7 @@
 """`oa-ops status -i INVENTORY`: each server's services, the platform's health over HTTPS
-through nginx, the database reached from the application server, the deployed version."""
+through nginx, the database reached from the application server, the deployed version, and
+whether Prometheus and Alertmanager answer (over HTTPS with the CA, when they have a
+certificate)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ WATCHED = {
     "all": ("ssh", "sshd", "chrony", "chronyd", "rsyslog"),
     "dbservers": ("postgresql", "postgresql@15-main"),
     "appservers": ("nginx",),
-    "backupservers": ("oa-wal-receiver",),
+    "backupservers": ("oa-wal-receiver", "prometheus", "prometheus-alertmanager"),
 }
 WORKER_PREFIX = "oa-app@"  # one unit per Tornado worker: oa-app@PORT.service
 
@@ -64,7 +66,19 @@ def _print(services: dict[str, dict[str, str]], progress: Progress) -> bool:
     console.print(table)
     for host, info in (progress.custom_stats.get("platform") or {}).items():
         healthy &= _print_platform(host, info)
+    for host, info in (progress.custom_stats.get("monitoring") or {}).items():
+        healthy &= _print_monitoring(host, info)
     return healthy
+
+
+def _print_monitoring(host: str, info: dict[str, Any]) -> bool:
+    """One monitoring server: Prometheus' and Alertmanager's /-/healthy."""
+    answers = info.get("answers") or {}
+    shown = "，".join(f"{name} {'[green]正常[/]' if code == 200 else '[red]异常[/]'}（{code}）"
+                     for name, code in answers.items())
+    scheme = "HTTPS" if info.get("https") else "[yellow]明文 HTTP[/]"
+    console.print(f"{host}：监控（{scheme}）{shown or '[red]无应答[/]'}", highlight=False)
+    return bool(answers) and all(code == 200 for code in answers.values())
 
 
 def _print_platform(host: str, info: dict[str, Any]) -> bool:

@@ -303,7 +303,10 @@ def test_status_reports_services_health_database_and_version(
     out = result.stdout
     for expected in ("postgresql@15-main=running", "nginx=running", "oa-app@8888=running",
                      "oa-app@8889=running", "HTTPS /healthz 正常（200）", "8888=200", "8889=200",
-                     "数据库 可达（PostgreSQL 15", "全部正常"):
+                     "数据库 可达（PostgreSQL 15", "prometheus=running",
+                     "prometheus-alertmanager=running",
+                     "backup：监控（HTTPS）Prometheus 正常（200），Alertmanager 正常（200）",
+                     "全部正常"):
         assert expected in out, out
     version = lab_host("app").check_output(
         "/opt/oa/venv/bin/python -c \"import importlib.metadata as m; "
@@ -322,6 +325,18 @@ def test_status_names_a_stopped_worker(deployed: dict, lab_host: Callable) -> No
     assert "oa-app@8889=stopped" in result.stdout and "8889=-1" in result.stdout, result.stdout
     assert "存在异常" in result.stdout
     assert _wait_healthy(app) == dict.fromkeys(WORKER_PORTS, "200")
+
+
+def test_status_names_a_stopped_alertmanager(deployed: dict, lab_host: Callable) -> None:
+    backup = lab_host("backup")
+    backup.check_output("systemctl stop prometheus-alertmanager")
+    try:
+        result = _oa_status()
+    finally:
+        backup.check_output("systemctl start prometheus-alertmanager")
+    assert result.returncode == 1, result.stdout
+    assert "prometheus-alertmanager=stopped" in result.stdout, result.stdout
+    assert "Prometheus 正常（200），Alertmanager 异常（-1）" in result.stdout, result.stdout
 
 
 # --- upgrade from the single unit of earlier releases -------------------------------------------
