@@ -6,6 +6,7 @@ GET /todo?user=<id> runs exactly the SQL that app.workflow.service.todo_list run
 list itself (the page of open tasks joined to their instances, and its COUNT for the badge),
 generated from the same peewee query builder (`todo_query`), so the two cannot drift apart.
 Nothing else: no session lookup, no permission check, no audit event, no template; JSON out.
+Both statements are prepared once per connection, like the platform's hot statements.
 Same process count as the application (forked over one socket) and the same concurrency model
 (a bounded thread pool, one connection per thread), so our figure divided by this one is the
 cost of everything the platform adds around the query.
@@ -65,18 +66,24 @@ class Ceiling:
         self.page_sql, self.count_sql = todo_sql()
 
     def _conn(self):
+        """One connection per thread, with both statements prepared (planned once), as the
+        platform's hot statements are (app.core.db.execute_prepared)."""
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = psycopg2.connect(**self.params)
             conn.autocommit = True
+            with conn.cursor() as cur:
+                for name, sql in (("ceiling_count", self.count_sql),
+                                  ("ceiling_page", self.page_sql)):
+                    cur.execute(f"PREPARE {name} AS " + sql.replace("%(user)s", "$1"))
             self.local.conn = conn
         return conn
 
     def query(self, user_id: int) -> dict:
         with self._conn().cursor() as cur:
-            cur.execute(self.count_sql, {"user": user_id})
+            cur.execute("EXECUTE ceiling_count (%s)", (user_id,))
             total = cur.fetchone()[0]
-            cur.execute(self.page_sql, {"user": user_id})
+            cur.execute("EXECUTE ceiling_page (%s)", (user_id,))
             columns = [d[0] for d in cur.description]
             rows = [dict(zip(columns, row, strict=False)) for row in cur.fetchall()]
         return {"total": total, "items": rows}

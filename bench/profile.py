@@ -6,8 +6,9 @@ Starts the platform on a fresh copy of the seeded template, signs in `concurrenc
 staff, requests `path` back to back for `seconds` while `py-spy record` samples each worker
 (only the thread holding the GIL, i.e. Python's CPU, unless --wall), and prints the functions
 with the largest inclusive share of samples (raw stacks stay under var/bench/profile/).
-PostgreSQL's side: pg_stat_statements is not installed, so the backends' wait events are
-sampled instead, which is what tells lock waits from work.
+PostgreSQL's side: the backends' wait events are sampled (what tells lock waits from work);
+with --statements the cluster is restarted with pg_stat_statements loaded for this run only,
+and the statements are listed by their share of the database's execution and planning time.
 """
 
 from __future__ import annotations
@@ -86,11 +87,28 @@ def _sample_waits(pg, seconds: float) -> collections.Counter[str]:
     return waits
 
 
+def print_statements(pg) -> None:
+    """The run's statements by share of execution + planning time (pg_stat_statements)."""
+    rows = pg.psql(
+        "WITH s AS (SELECT calls, total_exec_time + total_plan_time AS total, mean_exec_time,"
+        " mean_plan_time, regexp_replace(query, '\\s+', ' ', 'g') AS query"
+        " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+        f" WHERE datname = '{RUN_DB}'))"
+        " SELECT round((100 * total / sum(total) OVER ())::numeric, 1), calls,"
+        " round(mean_exec_time::numeric, 3), round(mean_plan_time::numeric, 3), left(query, 150)"
+        " FROM s ORDER BY total DESC LIMIT 25", database=RUN_DB)
+    print("--- 语句（占数据库执行+计划时间 %、次数、平均执行 ms、平均计划 ms、语句）")
+    for line in rows.splitlines():
+        print("  " + line.replace("|", "  "))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="在基准负载下对平台采样（py-spy）")
     parser.add_argument("--path", default="/api/todo")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--statements", action="store_true",
+                        help="本次以 pg_stat_statements 启动集群，列出各语句的执行与计划耗时")
     parser.add_argument("--wall", action="store_true",
                         help="按墙钟采样所有线程（含等待数据库）；默认只采样持有 GIL 的线程")
     args = parser.parse_args()
@@ -99,6 +117,11 @@ def main() -> None:
     pg.ensure()
     template, _ = ensure_template(pg, FULL)
     fresh_copy(pg, template)
+    if args.statements:
+        pg.stop()
+        pg.start("shared_preload_libraries=pg_stat_statements",
+                 "pg_stat_statements.track_planning=on")
+        pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database=RUN_DB)
     users = [u for _, u in bench_usernames(pg, args.concurrency)]
     platform = None
     spies: list[subprocess.Popen] = []
@@ -125,7 +148,10 @@ def main() -> None:
 
         thread = threading.Thread(target=run_load)
         thread.start()
-        waits = _sample_waits(pg, args.seconds - 2)
+        if args.statements:
+            time.sleep(3)  # past the sign-ins
+            pg.psql("SELECT pg_stat_statements_reset()", database=RUN_DB)
+        waits = _sample_waits(pg, args.seconds - 2 - (3 if args.statements else 0))
         thread.join()
         for spy in spies:
             spy.wait(60)
@@ -136,6 +162,8 @@ def main() -> None:
         print("--- 各函数（含调用）占采样的百分比，两个进程合计")
         for frame, share in top_frames([f for f in files if f.exists()]):
             print(f"{share:5.1f}  {frame}")
+        if args.statements:
+            print_statements(pg)
     finally:
         stop(platform)
         pg.drop_database(RUN_DB)

@@ -128,12 +128,14 @@ class LocalCluster:
         return self._cmd(str(bindir / "pg_ctl"), "status", "-D", str(self.data.resolve()),
                          check=False).returncode == 0
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """Start unless running; `settings` ("name=value") apply to this start only."""
         if self.is_running():
             return
         bindir = find_bindir()
+        options = ["-o", " ".join(f"-c {s}" for s in settings)] if settings else []
         self._cmd(str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D",
-                  str(self.data.resolve()), "-l", str(self.logfile.resolve()))
+                  str(self.data.resolve()), "-l", str(self.logfile.resolve()), *options)
 
     def stop(self) -> None:
         if self.data.exists() and self.is_running():

@@ -30,7 +30,7 @@ from app.audit.chain import VerifyResult, verify_chain
 from app.audit.models import OUTCOME_TITLES, OUTCOMES, AuditEvent
 from app.core.config import settings
 from app.core.context import RequestContext
-from app.core.db import database
+from app.core.db import database, execute_prepared
 from app.core.errors import ValidationError
 from app.core.features import Scope
 
@@ -70,7 +70,7 @@ def record(ctx: RequestContext, action: str, *, object_type: str = "",
     if not action or len(action) > 100:
         raise ValueError(f"invalid audit action: {action!r}")
     principal = ctx.principal
-    database.execute_sql(_INSERT_PENDING, (
+    execute_prepared(_INSERT_PENDING, (
         principal.user_id if principal else None,
         _clean(principal.username if principal else "", TEXT_MAX),
         _clean(principal.name if principal else "", TEXT_MAX),

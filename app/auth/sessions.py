@@ -18,7 +18,7 @@ from app.auth.models import UserSession
 from app.auth.roles import SESSION_MANAGE, merge_grants
 from app.core.config import settings
 from app.core.context import Principal, RequestContext
-from app.core.db import database
+from app.core.db import execute_prepared
 from app.core.errors import NotFound, PermissionDenied
 from app.core.features import Scope
 from app.org.models import Department, User
@@ -163,7 +163,7 @@ def _grants_of(user_id: int, stamp: object) -> _Grants:
     kept = _grants.get(user_id)
     if kept is not None and stamp is not None and kept.stamp == stamp:
         return kept
-    roles, grants, read_under = database.execute_sql(_GRANTS_SQL, {"user": user_id}).fetchone()
+    roles, grants, read_under = execute_prepared(_GRANTS_SQL, {"user": user_id}).fetchone()
     permissions, admin_kind, role_codes = merge_grants(grants, roles)
     fresh = _Grants(read_under, permissions, admin_kind, role_codes)
     if read_under is not None:
@@ -181,7 +181,7 @@ def resolve_session(token: str, ip: str) -> Principal | None:
     idle limit, never later; the absolute limit (expires_at) does not depend on it."""
     moment = now()
     idle = dt.timedelta(minutes=settings().session_idle_minutes)
-    row = database.execute_sql(_RESOLVE_SQL, {
+    row = execute_prepared(_RESOLVE_SQL, {
         "hash": token_hash(token), "now": moment, "idle_since": moment - idle,
         "touch_before": moment - TOUCH_EVERY}).fetchone()
     if row is None:

@@ -11,9 +11,9 @@ place of each input; a call substitutes the inputs for the markers.
     tasks = PAGE.rows(user=7)          # model instances, as list(query) would give
     count = COUNT.scalar(user=7)
 
-Only values that peewee passes through unchanged as parameters can be slots: integers and
-booleans here (a marker must survive the field's conversion and be found again among the
-parameters); anything built into the SQL text (a LIKE pattern, an IN list's length) cannot.
+Only values that peewee passes through unchanged as parameters can be slots: integers here (a
+marker must survive the field's conversion and be found again among the parameters); anything
+built into the SQL text (a LIKE pattern, an IN list's length) cannot.
 """
 
 from __future__ import annotations
@@ -22,15 +22,21 @@ from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
+import psycopg2.extensions
 
-from app.core.db import database
+from app.core.db import database, execute_prepared
 
 _MARKER_BASE = -(2**62)  # no real id, count or offset is near it
 
 
 class Compiled:
     """One query shape: `build(**markers)` returns the peewee query; it is built on first use
-    (the database must be bound) and its SQL reused for every later call."""
+    (the database must be bound) and its SQL reused for every later call.
+
+    Every parameter that is not a slot (a status code, the page size) is written into the SQL
+    as a literal: the statement runs prepared (db.execute_prepared), and PostgreSQL keeps one
+    generic plan for it only when the values that decide the plan's shape are in its text
+    (with them as parameters it measured custom plans, i.e. planning on every execution)."""
 
     def __init__(self, build: Callable[..., pw.BaseQuery], **slots: type) -> None:
         unsupported = [name for name, kind in slots.items() if kind is not int]
@@ -38,31 +44,32 @@ class Compiled:
             raise TypeError(f"only integer slots are supported: {unsupported}")
         self._build = build
         self._slots = list(slots)
-        self._compiled: tuple[pw.BaseQuery, str, list[Any], dict[str, list[int]]] | None = None
+        self._compiled: tuple[pw.BaseQuery, str, list[str]] | None = None
 
-    def _compile(self) -> tuple[pw.BaseQuery, str, list[Any], dict[str, list[int]]]:
+    def _compile(self) -> tuple[pw.BaseQuery, str, list[str]]:
         if self._compiled is None:
-            markers = {name: _MARKER_BASE - n for n, name in enumerate(self._slots)}
-            query = self._build(**markers)
+            markers = {_MARKER_BASE - n: name for n, name in enumerate(self._slots)}
+            query = self._build(**{name: marker for marker, name in markers.items()})
             sql, params = query.sql()
-            positions = {name: [i for i, value in enumerate(params)
-                                if type(value) is int and value == marker]
-                         for name, marker in markers.items()}
-            lost = [name for name, found in positions.items() if not found]
+            parts = sql.split("%s")
+            text, order = [parts[0]], []
+            for value, rest in zip(params, parts[1:], strict=True):
+                if type(value) is int and value in markers:
+                    order.append(markers[value])
+                    text.append("%s")
+                else:
+                    text.append(_literal(value))
+                text.append(rest)
+            lost = sorted(set(self._slots) - set(order))
             if lost:
                 raise ValueError(f"slots not found among the query's parameters: {lost}")
-            self._compiled = (query, sql, list(params), positions)
+            self._compiled = (query, "".join(text), order)
         return self._compiled
 
     def execute(self, **values: int) -> Any:
         """The cursor of the statement run with `values` for the slots."""
-        _, sql, template, positions = self._compile()
-        params = list(template)
-        for name, indexes in positions.items():
-            value = values[name]
-            for index in indexes:
-                params[index] = value
-        return database.execute_sql(sql, params)
+        _, sql, order = self._compile()
+        return execute_prepared(sql, [values[name] for name in order])
 
     def rows(self, **values: int) -> list[Any]:
         """What iterating the built query would give (model instances, joined models set),
@@ -74,6 +81,15 @@ class Compiled:
     def scalar(self, **values: int) -> Any:
         row = self.execute(**values).fetchone()
         return row[0] if row else None
+
+
+def _literal(value: Any) -> str:
+    """A parameter as SQL text, quoted by psycopg2 for this connection; % doubled, since the
+    statement text goes through psycopg2's formatting once more."""
+    adapted = psycopg2.extensions.adapt(value)
+    if hasattr(adapted, "prepare"):
+        adapted.prepare(database.connection())
+    return adapted.getquoted().decode().replace("%", "%%")
 
 
 def count_of(query: pw.SelectBase) -> pw.Select:

@@ -31,7 +31,7 @@ from app.audit.service import record
 from app.core import events
 from app.core.config import settings
 from app.core.context import SYSTEM_CONTEXT, RequestContext
-from app.core.db import database
+from app.core.db import database, execute_prepared
 from app.core.errors import Conflict, PermissionDenied
 from app.documents import access, archive, service, validation
 from app.documents.dates import now
@@ -283,7 +283,7 @@ def flow_access_condition(ctx: RequestContext, kind: str) -> Any:
 # ---- what the todo centre shows -----------------------------------------------------------------
 # Fixed SQL, not built with peewee: these run for every page of the todo lists.
 def _describe_outgoing(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = database.execute_sql(
+    rows = execute_prepared(
         "SELECT id, doc_number, serial_no FROM outgoing_document WHERE id = ANY(%s)",
         ([int(i) for i in ids if i.isdigit()],)).fetchall()
     return {str(doc_id): {"kind": "发文", "reference": number or serial,
@@ -291,7 +291,7 @@ def _describe_outgoing(ids: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _describe_incoming(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = database.execute_sql(
+    rows = execute_prepared(
         "SELECT id, receipt_no, source_number FROM incoming_document WHERE id = ANY(%s)",
         ([int(i) for i in ids if i.isdigit()],)).fetchall()
     return {str(doc_id): {"kind": "收文", "reference": receipt or source or "待签收",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import peewee as pw
 
-from app.core.db import BaseModel, database
+from app.core.db import BaseModel, execute_prepared
 
 CLEARANCE_TITLES = {0: "非密", 1: "秘密", 2: "机密", 3: "绝密"}
 STATUS_TITLES = {"active": "在职", "disabled": "停用"}
@@ -85,5 +85,5 @@ def user_names(ids: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
-    return dict(database.execute_sql("SELECT id, name FROM app_user WHERE id = ANY(%s)",
-                                     (wanted,)).fetchall())
+    return dict(execute_prepared("SELECT id, name FROM app_user WHERE id = ANY(%s)",
+                                 (wanted,)).fetchall())

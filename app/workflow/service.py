@@ -94,12 +94,12 @@ def todo_query(user_id: int, f: dict[str, Any] | None = None) -> pw.ModelSelect:
     return query
 
 
-# The badge and the unfiltered first pages run on nearly every request: their SQL is made once
+# The badge and the unfiltered first page run on nearly every request: their SQL is made once
 # (app.core.sql), from todo_query itself, so it cannot drift from the filtered lists.
 _TODO_COUNT = Compiled(lambda user: count_of(todo_query(user)), user=int)
 _TODO_ORDER = [Instance.urgency.desc(), Task.due_at.asc(nulls="LAST"), Task.created_at.desc()]
-_TODO_PAGE = Compiled(lambda user, offset: _with_total(todo_query(user)).order_by(*_TODO_ORDER)
-                      .limit(PAGE_SIZE).offset(offset), user=int, offset=int)
+_TODO_FIRST_PAGE = Compiled(lambda user: _with_total(todo_query(user)).order_by(*_TODO_ORDER)
+                            .limit(PAGE_SIZE), user=int)
 
 
 def todo_count(ctx: RequestContext) -> int:
@@ -175,9 +175,9 @@ def todo_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     query = todo_query(_uid(ctx), f)
     unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
     page = None
-    if unfiltered:
-        rows = _TODO_PAGE.rows(user=_uid(ctx), offset=(f["page"] - 1) * PAGE_SIZE)
-        page = rows, _short_total(rows, query, f["page"])
+    if unfiltered and f["page"] == 1:
+        rows = _TODO_FIRST_PAGE.rows(user=_uid(ctx))
+        page = rows, _short_total(rows, query, 1)
     result = _task_list(ctx, query, f, _TODO_ORDER, "workflow.todo.list", short=True,
                         page=page)
     # the badge counts exactly the unfiltered list, so its total is the badge when unfiltered

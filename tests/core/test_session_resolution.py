@@ -47,7 +47,8 @@ def _resolve_counting(token: str, monkeypatch) -> tuple[object, list[str]]:
     execute = database.obj.execute_sql
 
     def counting(sql, params=None, **kwargs):
-        statements.append(sql)
+        if not sql.startswith("PREPARE "):  # planned once per connection, not per request
+            statements.append(sql)
         return execute(sql, params, **kwargs)
 
     monkeypatch.setattr(database.obj, "execute_sql", counting)

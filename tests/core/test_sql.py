@@ -36,3 +36,51 @@ def test_a_slot_the_sql_does_not_carry_is_refused(db) -> None:
         run_in_transaction(lost.rows, user=1)
     with pytest.raises(TypeError):
         Compiled(lambda name: User.select(), name=str)
+
+
+def _prepared_here() -> list[str]:
+    from app.core.db import database
+
+    return [r[0] for r in database.execute_sql(
+        "SELECT statement FROM pg_prepared_statements ORDER BY prepare_time").fetchall()]
+
+
+def test_statements_are_planned_once_per_connection(db) -> None:
+    from app.core.db import database, execute_prepared, run_without_transaction
+
+    make_user("zhangsan", name="张三")
+    sql = ("SELECT name, %(tag)s || '%%' FROM app_user WHERE username = %(who)s"
+           " AND %(who)s <> %s")
+
+    def twice() -> tuple[list, list, list[str]]:
+        first = execute_prepared(sql.replace(" AND %(who)s <> %s", ""),
+                                 {"tag": "甲", "who": "zhangsan"}).fetchall()
+        second = execute_prepared("SELECT %s::int + %s::int, '100%%'", (2, 3)).fetchall()
+        again = execute_prepared("SELECT %s::int + %s::int, '100%%'", (5, 6)).fetchall()
+        return first, second + again, _prepared_here()
+
+    first, sums, prepared = run_without_transaction(twice)
+    assert first == [("张三", "甲%")]
+    assert sums == [(5, "100%"), (11, "100%")]
+    assert len([p for p in prepared if "$1::int + $2::int" in p]) == 1  # prepared once, run twice
+
+    def after_rollback() -> list:
+        try:
+            with database.atomic():
+                execute_prepared("SELECT %s::int * 2", (21,))
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        return execute_prepared("SELECT %s::int * 2", (21,)).fetchall()
+
+    assert run_without_transaction(after_rollback) == [(42,)]
+    database.close_all()  # a new connection has nothing prepared: it prepares again
+    assert run_without_transaction(lambda: execute_prepared(
+        "SELECT %s::int * 2", (4,)).fetchall()) == [(8,)]
+
+
+def test_the_application_runs_prepared_statements_on_generic_plans(db) -> None:
+    from app.core.db import database
+
+    assert run_in_transaction(lambda: database.execute_sql(
+        "SHOW plan_cache_mode").fetchone()[0]) == "force_generic_plan"

@@ -30,7 +30,7 @@ def test_pages_and_totals(bureau) -> None:
 
 
 def test_compiled_todo_page_and_badge_equal_the_built_queries(bureau) -> None:
-    """The unfiltered 待办 page and the badge run SQL made once (app.core.sql): the same rows,
+    """The unfiltered first 待办 page and the badge run SQL made once (app.core.sql): the same rows,
     order, joined instances and counts as the peewee queries built afresh."""
     install(flows.SIMPLE)
     for n in range(service.PAGE_SIZE + 3):
@@ -43,11 +43,10 @@ def test_compiled_todo_page_and_badge_equal_the_built_queries(bureau) -> None:
         rows = query.order_by(*service._TODO_ORDER).paginate(page, service.PAGE_SIZE)
         return [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in rows]
 
-    for page in (1, 2, 3):
-        compiled = tx(lambda p=page: service._TODO_PAGE.rows(
-            user=leader.user_id, offset=(p - 1) * service.PAGE_SIZE))
-        assert [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in compiled] == tx(
-            built, page)
+    compiled = tx(lambda: service._TODO_FIRST_PAGE.rows(user=leader.user_id))
+    assert [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in compiled] == tx(
+        built, 1)
+    assert len(compiled) == service.PAGE_SIZE
     for who in ("leader", "outsider", "drafter"):
         ctx = bureau.ctx(who)
         assert tx(service.todo_count, ctx) == tx(lambda c=ctx: service.todo_query(
