@@ -5,7 +5,8 @@ into `audit_event_pending`, so it commits or rolls back with the caller's work. 
 next id, the link to the previous hash, the row's own hash) must be serialised (one unbroken
 chain), so it is not done here, where the lock would be held for the rest of the request: at
 COMMIT a deferred trigger TRIES to take the chain head and, if free, chains every committed
-pending event with its own (migration 0002 explains why it never waits for the head). Events
+pending event with its own in one pass (migrations 0002 and 0003 explain why it never waits
+for the head, and how the pass stays cheap). Events
 of a transaction that found the head taken stay pending, committed, for the next committer or
 for `chain_pending`, which every web worker runs each second (`schedule_chaining`) and which
 the auditor's screens run before they read. Consequences for callers: the event shows in

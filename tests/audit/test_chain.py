@@ -140,17 +140,17 @@ def test_runtime_role_cannot_change_or_remove_events(db):
                           "TRUNCATE audit_event",
                           "UPDATE audit_chain SET last_id = 0",
                           "DELETE FROM audit_event_pending",
-                          "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"):
+                          "UPDATE audit_event_pending SET action = 'x'",
+                          "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only",
+                          # events enter only through audit_event_pending, to be chained
+                          "INSERT INTO audit_event (id, occurred_at, action, outcome, prev_hash,"
+                          " hash) VALUES (2, now(), 'test.direct', 'success', 'x', 'y')"):
             with conn.cursor() as cur, pytest.raises(psycopg2.Error):
                 cur.execute(statement)
-        # A direct INSERT with forged chain fields is re-chained by the database.
-        with conn.cursor() as cur:
-            cur.execute("INSERT INTO audit_event (id, occurred_at, action, outcome, prev_hash,"
-                        " hash) VALUES (999, now(), 'test.direct', 'success', 'x', 'y')")
     finally:
         conn.close()
     rows = stored_rows()
-    assert [r[0] for r in rows] == [1, 2] and rows[1][1] == rows[0][2]
+    assert [r[0] for r in rows] == [1] and rows[0][3] == "test.protected"
     assert verify().ok
 
 
