@@ -21,6 +21,7 @@ from app.core.context import Principal, RequestContext
 from app.core.db import database
 from app.core.errors import NotAuthenticated, PermissionDenied, ValidationError
 from app.core.features import Widget
+from app.core.sql import Compiled
 from app.portal.models import PortalLayout
 
 log = logging.getLogger("oa.portal")
@@ -187,31 +188,45 @@ def reset_layout(ctx: RequestContext, widgets: Sequence[Widget]) -> list[str]:
 
 # ---- the portal's own widgets ------------------------------------------------------------------
 
-def load_profile(ctx: RequestContext) -> dict[str, Any]:
-    """我的信息: who I am, my previous sign-in, and when my password expires."""
+def _profile_query(user: int) -> pw.Select:
+    """My name, department, position, password change time and previous sign-in (the newest
+    signed-in session is this one; the one before it is the previous sign-in)."""
     from app.auth.models import Credential, UserSession
     from app.org.models import Department, Position, User
 
-    principal = _principal(ctx)
-    user = (User.select(User, Department, Position)
+    previous = (UserSession.select(UserSession.id)
+                .where((UserSession.user == user) & (UserSession.stage == "active"))
+                .order_by(UserSession.created_at.desc(), UserSession.id.desc())
+                .offset(1).limit(1))
+    Previous = UserSession.alias("previous")
+    return (User.select(User.name, Department.name.alias("department"),
+                        Position.name.alias("position"), Credential.changed_at,
+                        Previous.created_at.alias("last_login_at"),
+                        Previous.ip.alias("last_login_ip"))
             .join(Department, on=(User.department == Department.id))
             .switch(User)
             .join(Position, pw.JOIN.LEFT_OUTER, on=(User.position == Position.id))
-            .where(User.id == principal.user_id)
-            .get_or_none())
-    # The newest signed-in session is this one; the one before it is the previous sign-in.
-    previous = (UserSession.select(UserSession.created_at, UserSession.ip)
-                .where((UserSession.user == principal.user_id) & (UserSession.stage == "active"))
-                .order_by(UserSession.created_at.desc(), UserSession.id.desc())
-                .offset(1).limit(1).first())
-    credential = Credential.get_or_none(Credential.user == principal.user_id)
+            .switch(User)
+            .join(Credential, pw.JOIN.LEFT_OUTER, on=(Credential.user == User.id))
+            .switch(User)
+            .join(Previous, pw.JOIN.LEFT_OUTER, on=(Previous.id == previous))
+            .where(User.id == user).dicts())
+
+
+_PROFILE = Compiled(_profile_query, user=int)
+
+
+def load_profile(ctx: RequestContext) -> dict[str, Any]:
+    """我的信息: who I am, my previous sign-in, and when my password expires."""
+    principal = _principal(ctx)
+    row = next(iter(_PROFILE.rows(user=principal.user_id)), None) or {}
     return {
-        "name": user.name if user else principal.name,
-        "department": user.department.name if user else "",
-        "position": user.position.name if user and user.position_id else "",
-        "last_login_at": previous.created_at if previous else None,
-        "last_login_ip": previous.ip if previous else "",
-        **_password_expiry(credential.changed_at if credential else None),
+        "name": row.get("name") or principal.name,
+        "department": row.get("department") or "",
+        "position": row.get("position") or "",
+        "last_login_at": row.get("last_login_at"),
+        "last_login_ip": row.get("last_login_ip") or "",
+        **_password_expiry(row.get("changed_at")),
     }
 
 

@@ -26,7 +26,7 @@ import peewee as pw
 from app.audit.service import record
 from app.core import events
 from app.core.context import RequestContext
-from app.core.db import database
+from app.core.db import database, execute_prepared
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.org.models import User
@@ -107,10 +107,9 @@ def graphs_of(definition_ids: Iterable[int]) -> dict[int, Graph]:
     ids = set(definition_ids)
     if not ids:
         return {}
-    heads = (Definition.select(Definition.id, Definition.code, Definition.version,
-                               Definition.status, Definition.published_at)
-             .where(Definition.id.in_(ids)).tuples())
-    keys = {row[0]: row[1:] for row in heads}
+    heads = execute_prepared("SELECT id, code, version, status, published_at"
+                             " FROM wf_definition WHERE id = ANY(%s)", (sorted(ids),))
+    keys = {row[0]: row[1:] for row in heads.fetchall()}
     found: dict[int, Graph] = {}
     for definition_id, key in keys.items():
         cached = _graph_cache.get((definition_id, *key)) if key[2] == "published" else None

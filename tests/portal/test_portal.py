@@ -211,3 +211,29 @@ def test_profile_shows_the_previous_sign_in(live_server, db) -> None:
     assert "这是您的首次登录" not in page
     assert "127.0.0.1" in page
     assert "密码有效期" in page
+
+
+def test_profile_widget_names_the_previous_sign_in_and_the_password_expiry(db) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from app.auth import sessions
+    from app.core.context import SYSTEM_CONTEXT
+    from app.org.models import Position, User
+    from app.portal.service import load_profile
+    from tests.support.accounts import ctx_for
+
+    user = make_user("wangfang", name="王芳")
+    run_in_transaction(lambda: User.update(position=Position.create(
+        name="副科长", sort_order=1)).where(User.id == user.id).execute())
+    profile = run_in_transaction(load_profile, ctx_for(user))
+    assert (profile["name"], profile["position"], profile["last_login_at"]) == (
+        "王芳", "副科长", None)  # no earlier sign-in yet
+    assert profile["department"] and profile["password_days_left"] >= 89
+
+    for ip in ("10.8.0.1", "10.8.0.2"):
+        run_in_transaction(sessions.create_session,
+                           dataclasses.replace(SYSTEM_CONTEXT, ip=ip), user.id)
+    profile = run_in_transaction(load_profile, ctx_for(user))
+    assert profile["last_login_ip"] == "10.8.0.1"  # the sign-in before this one
+    assert profile["last_login_at"] <= dt.datetime.now(dt.UTC)
