@@ -26,8 +26,8 @@ class SessionWebSocket(tornado.websocket.WebSocketHandler):
     async def get(self, *args: str, **kwargs: str) -> None:
         session_id = self.get_cookie(SESSION_COOKIE)
         if session_id and 16 <= len(session_id) <= 128:
-            self.principal = await db.unit_of_work(hooks.resolve_session, session_id,
-                                                   self.request.remote_ip or "")
+            self.principal = await db.run_statements(hooks.resolve_session, session_id,
+                                                     self.request.remote_ip or "")
         if self.principal is None or self.principal.pending_url:
             raise tornado.web.HTTPError(401)
         await super().get(*args, **kwargs)

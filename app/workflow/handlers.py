@@ -236,8 +236,9 @@ class PhraseDeletePage(WorkflowPage):
 class DelegationsPage(WorkflowPage):
     async def _show(self, errors: dict[str, str], form: dict[str, Any], status: int = 200) -> None:
         def load(ctx: Any) -> dict[str, Any]:
-            return {"rows": service.list_delegations(ctx), "users": service.user_options(ctx),
-                    "flows": service.published_flows()}
+            # the person picked before the form came back with an error stays picked
+            return {"rows": service.list_delegations(ctx), "flows": service.published_flows(),
+                    "chosen": service.people(ctx, [form.get("delegate_id", "")])}
 
         values = await self.run(load, self.ctx)
         self.set_status(status)

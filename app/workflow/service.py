@@ -475,12 +475,13 @@ def published_flows() -> list[dict[str, str]]:
     return [{"code": r.code, "name": r.name} for r in rows]
 
 
-def user_options(ctx: RequestContext) -> list[dict[str, Any]]:
-    """Active colleagues for 转办 / 加签 / 传阅 / 委托 pickers."""
+def people(ctx: RequestContext, ids: list[Any]) -> list[dict[str, Any]]:
+    """Id and name of these users, for a people picker shown with its choice kept (ids as the
+    form sent them; anything that is not an id is left out)."""
     _uid(ctx)
-    return [{"id": u.id, "name": u.name} for u in
-            User.select(User.id, User.name).where(User.status == "active")
-            .order_by(User.name_pinyin, User.id).limit(2000)]
+    wanted = [int(i) for i in ids if str(i).isdigit()]
+    names = user_names(wanted)
+    return [{"id": i, "name": names[i]} for i in wanted if i in names]
 
 
 # ---- portal widgets ---------------------------------------------------------------------------

@@ -87,3 +87,28 @@ def test_pickers_search_as_one_types(page: Page, task_id: int) -> None:
     page.locator("form[action$='/addsign'] button[type=submit]").click()
     page.wait_for_url(path_is("/todo"))
     assert addsign_names(task_id) == {"李娜", "刘洋"}
+
+
+def test_delegation_page_picks_the_delegate_and_keeps_the_choice(page: Page, task_id: int
+                                                                  ) -> None:
+    sign_in(page, "leader", DEFAULT_PASSWORD)
+    expect(page).to_have_url(path_is("/"))
+    response = page.goto("/workflow/delegations")
+    assert response is not None and response.status == 200
+    assert page.locator("select#delegate_id").count() == 0  # no longer every person listed
+    assert_fits_width(page)
+    picker = page.locator("#delegate-user")
+    picker.fill("lina")
+    options = page.locator("#delegate-user-options [role=option]")
+    expect(options.first).to_contain_text("李娜")
+    options.first.click()
+    # the end before the start: the server refuses, and the person stays chosen
+    page.fill("#start_date", "2026-12-10")
+    page.fill("#end_date", "2026-12-01")
+    page.locator("form[action='/workflow/delegations'] button[type=submit]").click()
+    expect(page.locator(".error").first).to_be_visible()
+    expect(page.locator("#delegate-user-picked .chip")).to_have_text("李娜×")
+    page.fill("#end_date", "2026-12-20")
+    page.locator("form[action='/workflow/delegations'] button[type=submit]").click()
+    expect(page).to_have_url(path_is("/workflow/delegations"))
+    expect(page.locator("table.list tbody")).to_contain_text("李娜")
