@@ -234,8 +234,14 @@ def test_client_key_cannot_delete_or_reach_other_repositories(
         assert 'oa_backup_last_run_success{kind="prune"} 0' in metrics
         journal = backup.run("journalctl -u oa-backup-prune -n 30 -o cat").stdout
         assert "客户端标记删除" in journal
-        # (the operator, having checked, accepts the deletions by forgetting the server's view)
+        # the operator, having checked, accepts the deletions by forgetting the server's view
+        # (backup/README.md); the next prune runs, and no unit is left failed on the host
         backup.run("rm -f /var/lib/oa-backup/archives-app.json")
+        accepted = backup.run("systemctl start oa-backup-prune.service")
+        assert accepted.rc == 0, backup.run("journalctl -u oa-backup-prune -n 20 -o cat").stdout
+        metrics = backup.run("cat /var/lib/prometheus/node-exporter/oa_backup_prune.prom").stdout
+        assert 'oa_backup_last_run_success{kind="prune"} 1' in metrics
     else:
         assert pruned.rc == 0
+    assert backup.run("systemctl is-failed --quiet oa-backup-prune.service").rc != 0
     assert len(json.loads(backup.run("/usr/local/sbin/oa-backup list --repo db").stdout)) >= 2
