@@ -92,8 +92,9 @@ class TodoPage(WorkflowPage):
         LIST_QUERY.validate({k: v for k, v in args.items() if v})
 
         def load(ctx: Any) -> dict[str, Any]:
-            return {"data": loader(ctx, args), "count": service.todo_count(ctx),
-                    "flows": service.published_flows()}
+            data = loader(ctx, args)  # the 待办 tab brings the badge's count along
+            count = data["count"] if tab == "todo" else service.todo_count(ctx)
+            return {"data": data, "count": count, "flows": service.published_flows()}
 
         values = await self.run(load, self.ctx)
         self.render("workflow/todo.html", tab=tab, tabs=TABS, page_title=title,
