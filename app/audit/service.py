@@ -6,13 +6,13 @@ next id, the link to the previous hash, the row's own hash) must be serialised (
 chain), so it is not done here, where the lock would be held for the rest of the request: at
 COMMIT a deferred trigger TRIES to take the chain head and, if free, chains every committed
 pending event with its own in one pass (migrations 0002 and 0003 explain why it never waits
-for the head, and how the pass stays cheap). Events
-of a transaction that found the head taken stay pending, committed, for the next committer or
-for `chain_pending`, which every web worker runs each second (`schedule_chaining`) and which
-the auditor's screens run before they read. Consequences for callers: the event shows in
-`audit_event` only after the commit, and the caller's transaction must be READ COMMITTED (the
-default of `run_in_transaction`): under REPEATABLE READ a concurrent append makes the commit
-fail with a serialisation error rather than fork the chain.
+for the head, and how the pass stays cheap). Events of a transaction that found the head taken
+stay pending, committed, for the next committer or for `chain_pending`, which every web worker
+runs each second (`schedule_chaining`) and which the auditor's screens run before they read.
+Consequences for callers: the event shows in `audit_event` only after the commit, and the
+caller's transaction must be READ COMMITTED (the default of `run_in_transaction`): under
+REPEATABLE READ a concurrent append makes the commit fail with a serialisation error rather
+than fork the chain.
 """
 
 from __future__ import annotations
@@ -92,7 +92,12 @@ CHAIN_EVERY_SECONDS = 1.0
 
 def chain_pending(wait: bool = True) -> int:
     """Chain every committed pending event now (blocking); the number chained. With `wait`,
-    waits for a committer holding the chain head, so that a read afterwards sees them all."""
+    waits for a committer holding the chain head, so that a read afterwards sees them all.
+    A role that may only read the trail (the auditors' oa_audit) chains nothing and reads what
+    is chained."""
+    if not database.execute_sql("SELECT has_function_privilege("
+                                "'audit_chain_pending(boolean)', 'EXECUTE')").fetchone()[0]:
+        return 0
     total = 0
     while True:
         moved = database.execute_sql("SELECT audit_chain_pending(%s)", (wait,)).fetchone()[0]

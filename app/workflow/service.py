@@ -160,7 +160,7 @@ def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
                page: tuple[list[Task], int] | None = None) -> dict[str, Any]:
     rows, total = page or _page(query, f, order, short)
     names = user_names({r.original_assignee_id or 0 for r in rows}
-                   | {r.inst.initiator_id for r in rows})
+                       | {r.inst.initiator_id for r in rows})
     at = engine.now()
     items = [_task_item(r, names, at) for r in rows]
     business.attach(items)
@@ -294,8 +294,8 @@ def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
 
 def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[str, Any]:
     tasks = list(Task.select().where(Task.instance_id == inst.id).order_by(Task.id))
-    names = user_names({t.assignee_id for t in tasks} | {t.original_assignee_id or 0 for t in tasks}
-                   | {inst.initiator_id})
+    names = user_names({t.assignee_id for t in tasks}
+                       | {t.original_assignee_id or 0 for t in tasks} | {inst.initiator_id})
     at = engine.now()
     version = (Definition.select(Definition.version)
                .where(Definition.id == inst.definition_id).scalar())
