@@ -112,7 +112,7 @@ def schedule_chaining(application: Any) -> None:
     from app.core.periodic import every
 
     every(application, CHAIN_EVERY_SECONDS, chain_pending, False,
-          name="chaining pending audit events", transaction=False)
+          name="chaining pending audit events", mode="statements")
 
 
 def _clean(text: str | None, limit: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tornado.ioloop import PeriodicCallback
@@ -23,19 +23,28 @@ from app.core import db
 log = logging.getLogger("oa.periodic")
 
 
-def every(application: Any, seconds: float, fn: Callable[..., Any], *args: Any,
-          name: str, transaction: bool = True) -> PeriodicCallback | None:
-    """Run `fn(*args)` every `seconds` (±10 %) as a unit of work, or without a transaction
-    (`transaction=False`, each statement its own; see db.run_statements)."""
+# How a pass runs on the database thread pool: as one unit of work, statement by statement
+# (db.run_statements), or as plain blocking code that opens its own transactions.
+RUNNERS: dict[str, Callable[..., Awaitable[Any]]] = {
+    "transaction": db.unit_of_work, "statements": db.run_statements, "own": db.run_blocking}
+
+
+def every(application: Any, seconds: float, fn: Callable[..., Any], *args: Any, name: str,
+          mode: str = "transaction",
+          only_if: Callable[[], bool] | None = None) -> PeriodicCallback | None:
+    """Run `fn(*args)` every `seconds` (±10 %) the way `mode` names (see RUNNERS); `only_if`,
+    when given, is a cheap check on the IOLoop that skips a tick with nothing to do."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return None
     if db.database.obj is None:
         return None
-    runner = db.unit_of_work if transaction else db.run_statements
+    runner = RUNNERS[mode]
 
     async def tick() -> None:
+        if only_if is not None and not only_if():
+            return
         try:
             await runner(fn, *args)
         except Exception:

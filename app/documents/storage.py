@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import secrets
 import zipfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import NotFound, ValidationError
+from app.core.files import write_atomically
 from app.documents.config import doc_settings
 
 MAX_ZIP_MEMBERS = 5000
@@ -195,22 +195,7 @@ def store(kind: str, data: bytes) -> str:
     name = f"{secrets.token_hex(16)}.{kind}"
     directory = storage_root() / name[:2]
     directory.mkdir(mode=0o750, exist_ok=True)
-    temporary = directory / f".{name}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, directory / name)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)
+    write_atomically(directory / name, data)
     return name
 
 

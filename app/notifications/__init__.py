@@ -1,15 +1,17 @@
 """系统通知: each user's notifications, the nav badge, and the 系统告警 portal widget.
 
 Monitoring alerts arrive from Alertmanager at /api/alerts/alertmanager and become
-notifications for the 系统管理员 and 安全管理员. The widget is declared twice, once behind
-each administrator's own permission, because a widget takes one permission and 三员分立 gives
-those two roles no permission in common; each administrator sees exactly one of them.
+notifications for the 系统管理员 and 安全管理员; a post the database cannot take (it is
+down: the alert says so) waits on disk and is applied when it answers (spool.py). The widget
+is declared twice, once behind each administrator's own permission, because a widget takes
+one permission and 三员分立 gives those two roles no permission in common; each
+administrator sees exactly one of them.
 """
 
 from pathlib import Path
 
 from app.core.features import Duty, Feature, NavItem, Permission, Widget
-from app.notifications import handlers, service
+from app.notifications import handlers, service, spool
 
 ALERTS_SYSTEM = "notifications.alerts.system"
 ALERTS_SECURITY = "notifications.alerts.security"
@@ -42,4 +44,5 @@ feature = Feature(
                  badge_url="/api/notifications/unread-count")],
     widgets=[_alerts_widget("alerts_system", ALERTS_SYSTEM),
              _alerts_widget("alerts_security", ALERTS_SECURITY)],
+    on_start=spool.schedule_replay,
 )

@@ -18,6 +18,7 @@ from app.audit.service import record
 from app.core.context import Principal, RequestContext
 from app.core.errors import NotAuthenticated, NotFound
 from app.notifications.models import SEVERITY_TITLES, Notification
+from app.notifications.webhook import WEBHOOK_BODY
 
 ALERT_SOURCE = "alertmanager"
 ALERT_RECIPIENT_ROLES = ("sysadmin", "secadmin")
@@ -113,9 +114,11 @@ def _resolve_alert(alert: dict[str, Any], recipients: list[int], now: dt.datetim
     return closed
 
 
-def receive_alerts(ctx: RequestContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Apply one validated Alertmanager post; audited. Returns what changed."""
-    now = _now()
+def receive_alerts(ctx: RequestContext, payload: dict[str, Any],
+                   received_at: dt.datetime | None = None) -> dict[str, Any]:
+    """Apply one validated Alertmanager post, as of when it arrived (`received_at`: a post
+    replayed from the spool, see spool.py); audited. Returns what changed."""
+    now = received_at or _now()
     recipients = alert_recipients()
     firing = [a for a in payload["alerts"] if a["status"] == "firing"]
     resolved = [a for a in payload["alerts"] if a["status"] == "resolved"]
@@ -128,10 +131,17 @@ def receive_alerts(ctx: RequestContext, payload: dict[str, Any]) -> dict[str, An
     record(ctx, "notifications.alert.receive", object_type="alert_group",
            object_id=payload.get("groupKey") or None, details={
                **summary, "receiver": payload.get("receiver", ""),
+               **({"spooled_at": received_at.isoformat()} if received_at else {}),
                "alerts": [{"alertname": a["labels"].get("alertname", ""),
                            "status": a["status"], "fingerprint": a["fingerprint"],
                            "summary": alert_text(a)[0]} for a in payload["alerts"][:50]]})
     return summary
+
+
+def receive_spooled(ctx: RequestContext, body: dict[str, Any],
+                    received_at: dt.datetime) -> dict[str, Any]:
+    """A spooled post: validated again (it was stored as it came), then applied."""
+    return receive_alerts(ctx, WEBHOOK_BODY.validate(body), received_at)
 
 
 # ---- a user's own notifications ----------------------------------------------------------------

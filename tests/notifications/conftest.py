@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.auth.conftest import Sql
+from tests.support.accounts import make_user
 from tests.support.database import TestDatabase
 
 TOKEN = "test-webhook-token-0123456789abcdef"
@@ -15,6 +16,21 @@ TOKEN = "test-webhook-token-0123456789abcdef"
 @pytest.fixture
 def sql(db: TestDatabase) -> Sql:
     return Sql(db)
+
+
+@pytest.fixture
+def people(db) -> dict[str, int]:
+    return {
+        "sysadmin": make_user("xitong", roles=("sysadmin",)).id,
+        "secadmin": make_user("anquan", roles=("secadmin",)).id,
+        "auditor": make_user("shenji", roles=("auditor",)).id,
+        "staff": make_user("zhangsan", roles=("staff",)).id,
+    }
+
+
+def notifications(sql) -> list[tuple]:
+    return sql.run("SELECT user_id, title, severity, fingerprint, resolved_at IS NOT NULL"
+                   " FROM notification ORDER BY user_id, id")
 
 
 @pytest.fixture

@@ -7,26 +7,10 @@ import time
 
 import pytest
 
-from tests.notifications.conftest import TOKEN, alert, payload, post_alerts
-from tests.support.accounts import make_user
+from tests.notifications.conftest import TOKEN, alert, notifications, payload, post_alerts
 
 FP_DB = "a1b2c3d4e5f60718"
 FP_BACKUP = "0f1e2d3c4b5a6978"
-
-
-@pytest.fixture
-def people(db) -> dict[str, int]:
-    return {
-        "sysadmin": make_user("xitong", roles=("sysadmin",)).id,
-        "secadmin": make_user("anquan", roles=("secadmin",)).id,
-        "auditor": make_user("shenji", roles=("auditor",)).id,
-        "staff": make_user("zhangsan", roles=("staff",)).id,
-    }
-
-
-def notifications(sql) -> list[tuple]:
-    return sql.run("SELECT user_id, title, severity, fingerprint, resolved_at IS NOT NULL"
-                   " FROM notification ORDER BY user_id, id")
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token", TOKEN + "x"])
