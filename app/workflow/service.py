@@ -35,6 +35,7 @@ from app.workflow.models import (
 )
 
 PAGE_SIZE = 20
+WIDGET_ROWS = 8  # what the portal's 我的待办 and 我的审批 show
 MAX_PHRASES = 50
 
 
@@ -103,8 +104,10 @@ def todo_query(user_id: int, f: dict[str, Any] | None = None) -> pw.ModelSelect:
 # (app.core.sql), from todo_query itself, so it cannot drift from the filtered lists.
 _TODO_COUNT = Compiled(lambda user: count_of(todo_query(user)), user=int)
 _TODO_ORDER = [Instance.urgency.desc(), Task.due_at.asc(nulls="LAST"), Task.created_at.desc()]
-_TODO_FIRST_PAGE = Compiled(lambda user: _with_total(todo_query(user)).order_by(*_TODO_ORDER)
-                            .limit(PAGE_SIZE), user=int)
+# the first page, by how many rows are wanted: the list's page, or the portal widget's few
+_TODO_FIRST = {size: Compiled(lambda user, size=size: _with_total(todo_query(user))
+                              .order_by(*_TODO_ORDER).limit(size), user=int)
+               for size in (PAGE_SIZE, WIDGET_ROWS)}
 
 
 def todo_count(ctx: RequestContext) -> int:
@@ -174,14 +177,16 @@ def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
 _URGENT_FIRST = [Instance.urgency.desc()]  # as _TODO_ORDER begins
 
 
-def todo_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """待办: urgency first, then the overdue and the soonest due."""
+def todo_list(ctx: RequestContext, raw: Mapping[str, Any],
+              first_rows: int = PAGE_SIZE) -> dict[str, Any]:
+    """待办: urgency first, then the overdue and the soonest due. `first_rows`: how many rows
+    the unfiltered first page holds (PAGE_SIZE, or WIDGET_ROWS for the portal)."""
     f = _filters(raw)
     query = todo_query(_uid(ctx), f)
     unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
     page = None
     if unfiltered and f["page"] == 1:
-        rows = _TODO_FIRST_PAGE.rows(user=_uid(ctx))
+        rows = _TODO_FIRST[first_rows].rows(user=_uid(ctx))
         page = rows, _short_total(rows, query, 1)
     result = _task_list(ctx, query, f, _TODO_ORDER, "workflow.todo.list", short=True,
                         page=page)
@@ -225,19 +230,22 @@ def mine_query(user_id: int) -> pw.ModelSelect:
 _MINE_ORDER = [(Instance.status == "running").desc(), Instance.urgency.desc(),
                Instance.started_at.desc()]
 _MINE_COUNT = Compiled(lambda user: count_of(mine_query(user)), user=int)
-_MINE_FIRST_PAGE = Compiled(lambda user: mine_query(user).order_by(*_MINE_ORDER)
-                            .limit(PAGE_SIZE), user=int)
+_MINE_FIRST = {size: Compiled(lambda user, size=size: mine_query(user).order_by(*_MINE_ORDER)
+                              .limit(size), user=int)
+               for size in (PAGE_SIZE, WIDGET_ROWS)}
 
 
-def mine_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """我发起的: instances I started, running first, urgency first."""
+def mine_list(ctx: RequestContext, raw: Mapping[str, Any],
+              first_rows: int = PAGE_SIZE) -> dict[str, Any]:
+    """我发起的: instances I started, running first, urgency first (`first_rows`: as in
+    todo_list)."""
     f = _filters(raw)
     query = _instance_filters(mine_query(_uid(ctx)), f)
     if f["status"] in INSTANCE_STATUS_TITLES:
         query = query.where(Instance.status == f["status"])
     if f == _filters({}):  # the portal widget and the tab as first opened: SQL made once
         total = _MINE_COUNT.scalar(user=_uid(ctx))
-        rows = _MINE_FIRST_PAGE.rows(user=_uid(ctx))
+        rows = _MINE_FIRST[first_rows].rows(user=_uid(ctx))
     else:
         total = query.count()
         rows = list(query.order_by(*_MINE_ORDER).paginate(f["page"], PAGE_SIZE))
@@ -490,10 +498,10 @@ def people(ctx: RequestContext, ids: list[Any]) -> list[dict[str, Any]]:
 
 # ---- portal widgets ---------------------------------------------------------------------------
 def widget_todo(ctx: RequestContext) -> dict[str, Any]:
-    data = todo_list(ctx, {})
-    return {"items": data["items"][:8], "count": data["total"]}
+    data = todo_list(ctx, {}, first_rows=WIDGET_ROWS)
+    return {"items": data["items"], "count": data["total"]}
 
 
 def widget_my_approvals(ctx: RequestContext) -> dict[str, Any]:
-    data = mine_list(ctx, {})
-    return {"items": data["items"][:8], "count": data["total"]}
+    data = mine_list(ctx, {}, first_rows=WIDGET_ROWS)
+    return {"items": data["items"], "count": data["total"]}

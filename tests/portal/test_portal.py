@@ -237,3 +237,41 @@ def test_profile_widget_names_the_previous_sign_in_and_the_password_expiry(db) -
     profile = run_in_transaction(load_profile, ctx_for(user))
     assert profile["last_login_ip"] == "10.8.0.1"  # the sign-in before this one
     assert profile["last_login_at"] <= dt.datetime.now(dt.UTC)
+
+
+def test_a_failing_widget_shows_a_notice_and_the_others_load_with_their_writes(db) -> None:
+    from app.audit.service import record
+    from app.core.db import database
+    from app.core.errors import PermissionDenied
+    from app.core.features import Widget
+    from app.portal.service import load_desktop
+    from tests.support.accounts import ctx_for
+
+    def audited(ctx) -> dict:
+        record(ctx, "portal.test.widget")
+        return {"n": database.execute_sql("SELECT 1").fetchone()[0]}
+
+    def bad_sql(ctx) -> dict:
+        database.execute_sql("SELECT no_such_column FROM portal_layout")
+        return {}
+
+    def broken(ctx) -> dict:
+        raise RuntimeError("widget bug")
+
+    def refused(ctx) -> dict:
+        raise PermissionDenied(message="无权查看")
+
+    widgets = [Widget(key=key, title=key, template="portal/widget_profile.html", load=load)
+               for key, load in (("first", audited), ("sql", bad_sql), ("refused", refused),
+                                 ("bug", broken), ("last", audited))]
+    ctx = ctx_for(make_user("zhaoliu"))
+    run_in_transaction(lambda: database.execute_sql(
+        "INSERT INTO portal_layout (user_id, widgets, updated_at) VALUES (%s, %s, now())",
+        (ctx.user_id, ["first", "sql", "refused", "bug", "last"])))
+
+    loaded = run_in_transaction(load_desktop, ctx, widgets)
+    assert [(w.widget.key, w.failed, w.values) for w in loaded] == [
+        ("first", False, {"n": 1}), ("sql", True, {}), ("bug", True, {}),
+        ("last", False, {"n": 1})]
+    # the good widgets' writes were kept exactly once, whatever the retries discarded
+    assert audit_actions().count("portal.test.widget") == 2

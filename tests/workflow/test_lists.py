@@ -38,15 +38,21 @@ def test_compiled_todo_page_and_badge_equal_the_built_queries(bureau) -> None:
               form={"signers": [bureau.a.id]})
     leader = bureau.ctx("leader")
 
-    def built(page: int) -> list[tuple]:
+    def built(page: int, size: int = service.PAGE_SIZE) -> list[tuple]:
         query = service._with_total(service.todo_query(leader.user_id))
-        rows = query.order_by(*service._TODO_ORDER).paginate(page, service.PAGE_SIZE)
+        rows = query.order_by(*service._TODO_ORDER).paginate(page, size)
         return [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in rows]
 
-    compiled = tx(lambda: service._TODO_FIRST_PAGE.rows(user=leader.user_id))
-    assert [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in compiled] == tx(
-        built, 1)
-    assert len(compiled) == service.PAGE_SIZE
+    # the list's first page and the portal widget's few rows
+    for size, first in service._TODO_FIRST.items():
+        compiled = tx(lambda first=first: first.rows(user=leader.user_id))
+        assert [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in compiled] == tx(
+            built, 1, size)
+        assert len(compiled) == size
+    widget = tx(service.widget_todo, leader)
+    assert widget["count"] == service.PAGE_SIZE + 3
+    assert [i["title"] for i in widget["items"]] == [r[1] for r in tx(built, 1)][
+        :service.WIDGET_ROWS]
     for who in ("leader", "outsider", "drafter"):
         ctx = bureau.ctx(who)
         assert tx(service.todo_count, ctx) == tx(lambda c=ctx: service.todo_query(
