@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, fsynced and
-    renamed into place, so that a reader or a crash never sees half a file."""
+    """Write `data` to `path` through a temporary file of a unique name in the same directory,
+    fsynced and renamed into place, so that a reader or a crash never sees half a file (and a
+    temporary file left by a crash never stands in the way of the next write)."""
     directory = path.parent
-    temporary = directory / f".{path.name}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
         raise
     dir_fd = os.open(directory, os.O_RDONLY)
     try:

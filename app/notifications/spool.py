@@ -87,7 +87,7 @@ def replay() -> int:
     """Blocking: apply the spooled posts in order, each in its own transaction, until the spool
     is empty or the database refuses again. Returns how many were applied."""
     directory = spool_dir()
-    if not pending():
+    if not directory.is_dir():
         return 0
     with open(directory / ".replay.lock", "a") as lock:
         try:

@@ -158,10 +158,8 @@ def _short_total(rows: list[Task], query: pw.ModelSelect, page: int) -> int:
     return query.count() if page > 1 else 0
 
 
-def _task_list(ctx: RequestContext, query: pw.ModelSelect, f: dict[str, Any],
-               order: list[Any], audit_action: str, short: bool = False,
-               page: tuple[list[Task], int] | None = None) -> dict[str, Any]:
-    rows, total = page or _page(query, f, order, short)
+def _task_list(ctx: RequestContext, rows: list[Task], total: int, f: dict[str, Any],
+               audit_action: str) -> dict[str, Any]:
     names = user_names({r.original_assignee_id or 0 for r in rows}
                        | {r.inst.initiator_id for r in rows})
     at = engine.now()
@@ -182,14 +180,13 @@ def todo_list(ctx: RequestContext, raw: Mapping[str, Any],
     """待办: urgency first, then the overdue and the soonest due. `first_rows`: how many rows
     the unfiltered first page holds (PAGE_SIZE, or WIDGET_ROWS for the portal)."""
     f = _filters(raw)
-    query = todo_query(_uid(ctx), f)
     unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
-    page = None
-    if unfiltered and f["page"] == 1:
+    if unfiltered and f["page"] == 1:  # SQL made once; its window count is the total
         rows = _TODO_FIRST[first_rows].rows(user=_uid(ctx))
-        page = rows, _short_total(rows, query, 1)
-    result = _task_list(ctx, query, f, _TODO_ORDER, "workflow.todo.list", short=True,
-                        page=page)
+        total = rows[0].total_rows if rows else 0
+    else:
+        rows, total = _page(todo_query(_uid(ctx), f), f, _TODO_ORDER, short=True)
+    result = _task_list(ctx, rows, total, f, "workflow.todo.list")
     # the badge counts exactly the unfiltered list, so its total is the badge when unfiltered
     result["count"] = result["total"] if unfiltered else todo_count(ctx)
     return result
@@ -204,8 +201,8 @@ def done_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     query = _instance_filters(query, f)
     if f["status"] in INSTANCE_STATUS_TITLES:
         query = query.where(Instance.status == f["status"])
-    return _task_list(ctx, query, f, [Task.acted_at.desc(), Task.id.desc()],
-                      "workflow.done.list")
+    rows, total = _page(query, f, [Task.acted_at.desc(), Task.id.desc()])
+    return _task_list(ctx, rows, total, f, "workflow.done.list")
 
 
 def circulate_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,7 +217,8 @@ def circulate_list(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any
     elif f["status"] == "read":
         query = query.where(Task.status == "done")
     order = [Task.status.desc(), *_URGENT_FIRST, Task.created_at.desc()]
-    return _task_list(ctx, query, f, order, "workflow.circulate.list")
+    rows, total = _page(query, f, order)
+    return _task_list(ctx, rows, total, f, "workflow.circulate.list")
 
 
 def mine_query(user_id: int) -> pw.ModelSelect:

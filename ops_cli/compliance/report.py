@@ -4,8 +4,6 @@ built-in Chinese font; every file written atomically."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from app.core.files import write_atomically
 from ops_cli.compliance.catalogue import Catalogue
 from ops_cli.compliance.runner import (
     CONFIG_ONLY,
@@ -72,19 +71,6 @@ class Report:
                         for k, c in self.catalogue.clauses.items()},
             "findings": [f.as_dict() for f in self.findings],
         }
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_json(report: Report) -> bytes:
@@ -156,8 +142,9 @@ WRITERS = {"json": to_json, "html": to_html, "pdf": to_pdf}
 
 def write(report: Report, formats: list[str], out_dir: Path, stem: str) -> list[Path]:
     written = []
+    out_dir.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
-        write_atomic(path, WRITERS[fmt](report))
+        write_atomically(path, WRITERS[fmt](report))
         written.append(path)
     return written

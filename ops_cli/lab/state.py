@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from app.core.files import write_atomically
 
 from .proc import LabError, ProcRecord
 
@@ -57,9 +58,8 @@ def load(path: Path) -> LabState:
 def save(path: Path, state: LabState) -> None:
     """Write atomically, so a crash never leaves half a state file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state.to_dict(), indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(state.to_dict(), indent=2, ensure_ascii=False).encode(),
+                     mode=0o644)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from tests.support.accounts import make_user
 from tests.support.database import TestDatabase
 
 TOKEN = "test-webhook-token-0123456789abcdef"
+FP_DB = "a1b2c3d4e5f60718"  # the fingerprint of the database-down alert in these tests
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import pytest
 from app.core.config import settings
 from app.notifications import spool
 from ops_cli.pgcluster import RUNTIME_ROLE
-from tests.notifications.conftest import alert, notifications, payload, post_alerts
-from tests.notifications.test_alert_webhook import FP_DB
+from tests.notifications.conftest import FP_DB, alert, notifications, payload, post_alerts
 
 FP_DISK = "1122334455667788"
 

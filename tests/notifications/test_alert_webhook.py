@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from tests.notifications.conftest import TOKEN, alert, notifications, payload, post_alerts
+from tests.notifications.conftest import FP_DB, TOKEN, alert, notifications, payload, post_alerts
 
-FP_DB = "a1b2c3d4e5f60718"
 FP_BACKUP = "0f1e2d3c4b5a6978"
 
 
