@@ -117,8 +117,8 @@ def logout(ctx: RequestContext, token: str) -> None:
 # a session about to be ended is never touched; the SELECT sees the row as it was before the
 # touch. The user's roles and merged permissions are kept per process (`_grants`) under the
 # stamp they were read with: any change of a role, a grant or a membership changes the stamp
-# (auth migration 0002), so the next request of every user reads them again (a second
-# statement, which returns the stamp its own snapshot saw).
+# (core schema 0001, auth migration 0004), so the next request of every user reads them again
+# (a second statement, which returns the stamp its own snapshot saw).
 _RESOLVE_SQL = """
 WITH touched AS (
     UPDATE user_session SET last_seen_at = %(now)s
@@ -130,7 +130,7 @@ WITH touched AS (
 SELECT s.id, s.expires_at, s.last_seen_at, u.id, u.username, u.name, u.department_id,
        u.clearance, u.status, c.changed_at, c.must_change,
        EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.enrolled_at IS NOT NULL),
-       (SELECT stamp FROM grants_generation)
+       (SELECT stamp FROM cache_generation WHERE topic = 'grants')
 FROM user_session s JOIN app_user u ON u.id = s.user_id
 LEFT JOIN credential c ON c.user_id = u.id
 WHERE s.token_hash = %(hash)s AND s.ended_at IS NULL AND s.stage = 'active'
@@ -142,13 +142,13 @@ SELECT (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::
        (SELECT coalesce(json_agg(json_build_array(rp.permission, rp.scope)), '[]'::json)
           FROM user_role ur JOIN role_permission rp ON rp.role_id = ur.role_id
          WHERE ur.user_id = %(user)s),
-       (SELECT stamp FROM grants_generation)
+       (SELECT stamp FROM cache_generation WHERE topic = 'grants')
 """
 
 
 @dataclass(frozen=True)
 class _Grants:
-    stamp: object  # the grants_generation stamp they were read under (None: not cacheable)
+    stamp: object  # the "grants" generation stamp they were read under (None: not cacheable)
     permissions: dict[str, Scope]
     admin_kind: str | None
     role_codes: list[str]

@@ -1,9 +1,11 @@
 """Versioned, forward-only schema migrations owned by the features.
 
-A feature keeps its migrations as `migrations/NNNN_name.sql` in its package. They run in
-dependency order of the features, each file in its own transaction under an advisory lock, and
-are recorded in the table `schema_migration`. An applied file whose text changed is an error:
-migrations are never edited, only added.
+A feature keeps its migrations as `migrations/NNNN_name.sql` in its package; the core keeps
+its own few (facilities every feature may use, such as `cache_generation`) in `app/core/schema`
+under the name "core". The core's run first, then the features' in dependency order, each
+file in its own transaction under an advisory lock, and are recorded in the table
+`schema_migration`. An applied file whose text changed is an error: migrations are never
+edited, only added.
 
 In the SQL, `{{runtime_role}}` stands for the application's runtime role (quoted identifier), so
 a migration can grant it exactly what it needs.
@@ -22,6 +24,7 @@ from app.core.db import connect_params
 from app.core.features import Feature, ordered
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_CORE_DIR = Path(__file__).resolve().parent / "schema"
 _LOCK_KEY = 7_201_126  # pg_advisory_xact_lock key shared by every migrator
 
 _STATE_TABLE = """
@@ -57,21 +60,26 @@ class MigrationError(RuntimeError):
 
 
 def discover(features: list[Feature]) -> list[Migration]:
-    found: list[Migration] = []
+    found = _in_directory("core", _CORE_DIR)
     for feature in ordered(features):
-        directory = feature.migrations_dir
-        if not directory.is_dir():
-            continue
-        versions: set[int] = set()
-        for path in sorted(directory.glob("*.sql")):
-            match = _FILE.match(path.name)
-            if not match:
-                raise MigrationError(f"迁移文件名不合规范（应为 NNNN_name.sql）：{path}")
-            version = int(match.group(1))
-            if version in versions:
-                raise MigrationError(f"{feature.name} 的迁移版本号重复：{version}")
-            versions.add(version)
-            found.append(Migration(feature.name, version, match.group(2), path))
+        found.extend(_in_directory(feature.name, feature.migrations_dir))
+    return found
+
+
+def _in_directory(owner: str, directory: Path) -> list[Migration]:
+    if not directory.is_dir():
+        return []
+    found: list[Migration] = []
+    versions: set[int] = set()
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"迁移文件名不合规范（应为 NNNN_name.sql）：{path}")
+        version = int(match.group(1))
+        if version in versions:
+            raise MigrationError(f"{owner} 的迁移版本号重复：{version}")
+        versions.add(version)
+        found.append(Migration(owner, version, match.group(2), path))
     return found
 
 

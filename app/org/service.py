@@ -21,6 +21,7 @@ from app.core.context import RequestContext
 from app.core.db import database
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
+from app.core.generation import Kept
 from app.org.forms import (
     ADDRESSBOOK_QUERY,
     DEPARTMENT_SCHEMA,
@@ -60,14 +61,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-# ---- the department tree, loaded once per unit of work where many paths are needed ----------
+# ---- the department tree, kept per process under the "org" generation stamp ---------------
 @dataclass
 class DepartmentIndex:
+    """Every department (disabled ones too) by id, and the children of each, in display order.
+
+    `load()` answers from the process's copy while the department table is unchanged (one
+    indexed read of the stamp instead of the whole table as objects: finding 28). The copy is
+    shared by every thread: read it, never change its rows; a change goes through the
+    database and replaces the copy."""
+
     rows: dict[int, Department]
     children: dict[int | None, list[int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> DepartmentIndex:
+        return _kept_index.get()
+
+    @classmethod
+    def read(cls) -> DepartmentIndex:
         query = Department.select().order_by(Department.sort_order, Department.id)
         index = cls({d.id: d for d in query})
         for dept in index.rows.values():
@@ -92,7 +104,10 @@ class DepartmentIndex:
         return "/".join(names[1:]) if len(names) > 1 else "".join(names)
 
     def subtree(self, dept_id: int) -> set[int]:
+        """The department and every department below it (empty for an unknown id)."""
         found: set[int] = set()
+        if dept_id not in self.rows:
+            return found
         stack = [dept_id]
         while stack:
             current = stack.pop()
@@ -119,39 +134,18 @@ class DepartmentIndex:
         return result
 
 
+_kept_index = Kept("org", DepartmentIndex.read)
+
+
 # ---- helpers for other features -----------------------------------------------------------
 def department_subtree_ids(dept_id: int) -> set[int]:
-    """The department and every department below it (recursive CTE; cycles cannot loop)."""
-    cursor = database.execute_sql(
-        """
-        WITH RECURSIVE subtree(id) AS (
-            SELECT id FROM department WHERE id = %s
-            UNION
-            SELECT d.id FROM department d JOIN subtree s ON d.parent_id = s.id
-        )
-        SELECT id FROM subtree
-        """,
-        (dept_id,),
-    )
-    return {row[0] for row in cursor.fetchall()}
+    """The department and every department below it, disabled ones too (empty if unknown)."""
+    return DepartmentIndex.load().subtree(dept_id)
 
 
 def department_path(dept_id: int) -> list[str]:
     """Names from the root down to the department: ["X市公安局", "刑侦支队", "一大队"]."""
-    cursor = database.execute_sql(
-        """
-        WITH RECURSIVE up(id, parent_id, name, depth) AS (
-            SELECT id, parent_id, name, 0 FROM department WHERE id = %s
-            UNION ALL
-            SELECT d.id, d.parent_id, d.name, up.depth + 1
-            FROM department d JOIN up ON d.id = up.parent_id
-            WHERE up.depth < 64
-        )
-        SELECT name FROM up ORDER BY depth DESC
-        """,
-        (dept_id,),
-    )
-    return [row[0] for row in cursor.fetchall()]
+    return DepartmentIndex.load().path(dept_id)
 
 
 def leader_of(dept_id: int, inherit: bool = True) -> int | None:
@@ -592,8 +586,16 @@ def _secondary_ids(user_ids: Iterable[int]) -> dict[int, list[int]]:
     return result
 
 
-def _position_names() -> dict[int, str]:
+def _read_position_names() -> dict[int, str]:
     return dict(Position.select(Position.id, Position.name).tuples())
+
+
+_kept_positions = Kept("org", _read_position_names)
+
+
+def _position_names() -> dict[int, str]:
+    """Position names by id, kept like the department tree (read-only)."""
+    return _kept_positions.get()
 
 
 def user_dict(user: User, index: DepartmentIndex, positions: dict[int, str],
