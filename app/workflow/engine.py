@@ -19,6 +19,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
@@ -26,9 +27,10 @@ import peewee as pw
 from app.audit.service import record
 from app.core import events
 from app.core.context import RequestContext
-from app.core.db import database, execute_prepared
+from app.core.db import database
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
+from app.core.generation import Kept
 from app.org.models import User
 from app.workflow import assignees
 from app.workflow import forms as wf_forms
@@ -101,18 +103,40 @@ class _GraphCache:
 _graph_cache = _GraphCache()
 
 
+@dataclass(frozen=True)
+class Head:
+    """What identifies a flow version, without its graph."""
+
+    code: str
+    name: str
+    version: int
+    status: str
+    published_at: dt.datetime | None
+
+
+def _read_heads() -> dict[int, Head]:
+    query = Definition.select(Definition.id, Definition.code, Definition.name, Definition.version,
+                              Definition.status, Definition.published_at).tuples()
+    return {row[0]: Head(*row[1:]) for row in query}
+
+
+_kept_heads = Kept("workflow", _read_heads)
+
+
+def heads() -> dict[int, Head]:
+    """Every flow version by id, kept per process under the "workflow" stamp (read-only)."""
+    return _kept_heads.get()
+
+
 def graphs_of(definition_ids: Iterable[int]) -> dict[int, Graph]:
-    """The graphs of these flow versions: one light query for their identities, plus one for
-    the graphs not cached yet (a page of instances costs one query, not one per instance)."""
-    ids = set(definition_ids)
-    if not ids:
-        return {}
-    heads = execute_prepared("SELECT id, code, version, status, published_at"
-                             " FROM wf_definition WHERE id = ANY(%s)", (sorted(ids),))
-    keys = {row[0]: row[1:] for row in heads.fetchall()}
+    """The graphs of these flow versions: the kept heads say which are published and cached;
+    one query reads the others (a page of instances costs at most one, not one per instance)."""
+    known = heads()
+    keys = {i: (i, h.code, h.version, h.published_at) for i in set(definition_ids)
+            if (h := known.get(i)) is not None}
     found: dict[int, Graph] = {}
     for definition_id, key in keys.items():
-        cached = _graph_cache.get((definition_id, *key)) if key[2] == "published" else None
+        cached = _graph_cache.get(key) if known[definition_id].status == "published" else None
         if cached is not None:
             found[definition_id] = cached
     missing = set(keys) - set(found)
@@ -120,8 +144,8 @@ def graphs_of(definition_ids: Iterable[int]) -> dict[int, Graph]:
         for definition_id, data in (Definition.select(Definition.id, Definition.graph)
                                     .where(Definition.id.in_(missing)).tuples()):
             found[definition_id] = Graph(data)
-            if keys[definition_id][2] == "published":
-                _graph_cache.put((definition_id, *keys[definition_id]), found[definition_id])
+            if known[definition_id].status == "published":
+                _graph_cache.put(keys[definition_id], found[definition_id])
     return found
 
 

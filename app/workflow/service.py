@@ -303,14 +303,13 @@ def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[st
     names = user_names({t.assignee_id for t in tasks}
                        | {t.original_assignee_id or 0 for t in tasks} | {inst.initiator_id})
     at = engine.now()
-    version = (Definition.select(Definition.version)
-               .where(Definition.id == inst.definition_id).scalar())
+    head = engine.heads().get(inst.definition_id)
     item = _instance_item(inst, graph)
     business.attach([item])
     view = {
         **item,
         "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,
-        "version": version, "form": inst.form,
+        "version": head.version if head else None, "form": inst.form,
         "fields": list(graph.fields.values()),
         "history": _history_items(inst),
         "tasks": [{**_task_item(t, names, at), "assignee": names.get(t.assignee_id, ""),
@@ -475,14 +474,10 @@ def revoke_delegation(ctx: RequestContext, delegation_id: int) -> None:
            object_id=delegation_id)
 
 
-_PUBLISHED_FLOWS = Compiled(lambda: Definition.select(Definition.code, Definition.name)
-                            .where(Definition.status == "published").distinct()
-                            .order_by(Definition.code).tuples())
-
-
 def published_flows() -> list[dict[str, str]]:
-    """The flows one can filter the lists by (on every todo page: SQL made once)."""
-    return [{"code": code, "name": name} for code, name in _PUBLISHED_FLOWS.rows()]
+    """The flows one can filter the lists by (on every todo page: from the kept heads)."""
+    flows = {(h.code, h.name) for h in engine.heads().values() if h.status == "published"}
+    return [{"code": code, "name": name} for code, name in sorted(flows)]
 
 
 def people(ctx: RequestContext, ids: list[Any]) -> list[dict[str, Any]]:

@@ -69,13 +69,27 @@ def test_graph_cache_never_serves_another_version(db, bureau) -> None:
     graphs = tx(engine.graphs_of, [first, second])
     assert graphs[first] is cached and graphs[second].data["name"] == "简单审批（修订）"
     # a database where the same id now holds another published version (emptied between
-    # tests, a restored copy): the cache key (code, version, published_at) no longer matches
+    # tests, a restored copy): the cache key (code, version, published_at) no longer matches.
+    # Emptied tables lose their generation stamps too (triggers off), so the heads are read
+    # again; a restored copy brings the stamp its own content was written under.
     conn = db.superuser()
     try:
         with conn.cursor() as cur:
             cur.execute("SET session_replication_role = replica")  # past the immutability guard
             cur.execute("UPDATE wf_definition SET graph = (SELECT graph FROM wf_definition "
                         "WHERE id = %s), published_at = now() WHERE id = %s", (second, first))
+            cur.execute("DELETE FROM cache_generation WHERE topic = 'workflow'")
     finally:
         conn.close()
     assert tx(engine.graph_of, first).data["name"] == "简单审批（修订）"
+
+
+def test_flow_heads_are_kept_until_a_flow_is_designed_or_published(db, bureau) -> None:
+    first = install(flows.SIMPLE)
+    kept = tx(engine.heads)
+    assert tx(engine.heads) is kept and kept[first].status == "published"
+    assert {"code": kept[first].code, "name": "简单审批"} in tx(service.published_flows)
+    second = install(flows.SIMPLE.replace("name: 简单审批", "name: 简单审批（修订）"))
+    fresh = tx(engine.heads)
+    assert fresh is not kept and fresh[second].version == kept[first].version + 1
+    assert "简单审批（修订）" in {f["name"] for f in tx(service.published_flows)}
