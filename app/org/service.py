@@ -642,15 +642,44 @@ def addressbook_entry(user: User, index: DepartmentIndex,
     }
 
 
+def _starts_with(column: Any, text: str) -> pw.Expression:
+    """A case-sensitive prefix match a text_pattern_ops index serves (peewee's startswith is
+    ILIKE, which no btree index serves)."""
+    return pw.Expression(column, pw.OP.LIKE, _like_prefix(text))
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _name_contains(q: str) -> pw.Expression:
+    """`name` contains `q`, any case, through the per-character GIN index (org migration
+    0004): most Chinese searches are one or two characters, too short for trigrams, so the
+    index finds the names holding every character and strpos keeps those holding them in
+    order."""
+    lowered = q.lower()
+    characters = pw.fn.string_to_array(pw.fn.lower(User.name), None)
+    wanted = pw.Cast(pw.Value(sorted(set(lowered)), unpack=False), "text[]")
+    return (pw.Expression(characters, "@>", wanted)
+            & (pw.fn.strpos(pw.fn.lower(User.name), lowered) > 0))
+
+
 def _text_filter(q: str, index: DepartmentIndex) -> pw.Expression | None:
+    """Name (any part), username or pinyin (prefix), 工号 (exact) or department name (with its
+    sub-departments): every arm has an index, so PostgreSQL ORs index scans instead of
+    reading every user."""
     q = q.strip()
     if not q:
         return None
-    condition = (User.name.contains(q) | User.username.startswith(q.lower())
+    lowered = q.lower()
+    condition = (_name_contains(q)
+                 | _starts_with(pw.fn.lower(User.username), lowered)
                  | (User.employee_no == q))
-    ascii_q = "".join(ch for ch in q.lower() if ch.isascii() and ch.isalnum())
-    if ascii_q and ascii_q == q.lower().replace(" ", ""):
-        condition |= User.name_initials.startswith(ascii_q) | User.name_pinyin.startswith(ascii_q)
+    ascii_q = "".join(ch for ch in lowered if ch.isascii() and ch.isalnum())
+    if ascii_q and ascii_q == lowered.replace(" ", ""):
+        condition |= (_starts_with(User.name_initials, ascii_q)
+                      | _starts_with(User.name_pinyin, ascii_q))
     matching_departments = {d.id for d in index.rows.values() if q in d.name and d.active}
     if matching_departments:
         subtree: set[int] = set()

@@ -28,6 +28,23 @@ def test_full_pinyin_prefix_name_and_surname_readings(bureau, staff_ctx, call) -
     assert names(call(service.addressbook, staff_ctx, {"q": "shan"})) == ["单立新", "单晓琳"]
 
 
+def test_a_name_matches_its_characters_in_order_and_wildcards_are_plain_text(
+        bureau, admin_ctx, staff_ctx, call) -> None:
+    for number, username, name in (("020011", "alimu", "阿力木·Tursun"),
+                                   ("020012", "pct_1", "王百分")):
+        call(service.create_user, admin_ctx, {
+            "username": username, "employee_no": number, "name": name,
+            "department_id": bureau["X市公安局/办公室"]})
+    assert names(call(service.addressbook, staff_ctx, {"q": "海涛"})) == ["刘海涛"]
+    assert names(call(service.addressbook, staff_ctx, {"q": "涛海"})) == []
+    assert names(call(service.addressbook, staff_ctx, {"q": "tursun"})) == ["阿力木·Tursun"]
+    assert names(call(service.addressbook, staff_ctx, {"q": "·T"})) == ["阿力木·Tursun"]
+    assert names(call(service.addressbook, staff_ctx, {"q": "%"})) == []
+    assert names(call(service.addressbook, staff_ctx, {"q": "pct_"})) == ["王百分"]
+    assert names(call(service.addressbook, staff_ctx, {"q": "pc_"})) == []
+    assert names(call(service.addressbook, staff_ctx, {"q": "020012"})) == ["王百分"]
+
+
 def test_department_filter_includes_sub_departments(bureau, staff_ctx, call) -> None:
     result = call(service.addressbook, staff_ctx,
                   {"department": bureau["X市公安局/刑侦支队"], "per_page": 100})
