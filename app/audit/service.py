@@ -3,16 +3,13 @@
 Writing: `record(ctx, action, ...)` runs inside the caller's unit of work. It inserts the event
 into `audit_event_pending`, so it commits or rolls back with the caller's work. Chaining (the
 next id, the link to the previous hash, the row's own hash) must be serialised (one unbroken
-chain), so it is not done here, where the lock would be held for the rest of the request: at
-COMMIT a deferred trigger TRIES to take the chain head and, if free, chains every committed
-pending event with its own in one pass (migrations 0002 and 0003 explain why it never waits
-for the head, and how the pass stays cheap). Events of a transaction that found the head taken
-stay pending, committed, for the next committer or for `chain_pending`, which every web worker
-runs each second (`schedule_chaining`) and which the auditor's screens run before they read.
-Consequences for callers: the event shows in `audit_event` only after the commit, and the
-caller's transaction must be READ COMMITTED (the default of `run_in_transaction`): under
-REPEATABLE READ a concurrent append makes the commit fail with a serialisation error rather
-than fork the chain.
+chain) and costs less per event the more events it takes at once, so it is not done by the
+writer: `chain_pending` moves the committed pending events into the chain in batches. Every
+web worker runs it each second (`schedule_chaining`; the workers never wait for each other's
+pass), and the auditor's screens, exports and statistics run it, waiting for the head, before
+they read (migrations 0002-0004 explain the history and the measurements).
+Consequence for callers: an event shows in `audit_event` only after its commit and the next
+pass; a reader of the trail calls `chain_pending()` first.
 """
 
 from __future__ import annotations

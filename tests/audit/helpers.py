@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.audit.service import record
+from app.audit.service import chain_pending, record
 from app.core.context import Principal, RequestContext
-from app.core.db import database, run_in_transaction
+from app.core.db import database, run_in_transaction, run_without_transaction
 from app.core.features import Scope
 
 AUDITOR_PERMISSIONS = {"audit.view": Scope.ALL, "audit.export": Scope.ALL}
@@ -28,8 +28,9 @@ def auditor(**kwargs) -> RequestContext:
 
 
 def write(ctx: RequestContext, action: str, **fields) -> None:
-    """One event in its own committed transaction."""
+    """One event in its own committed transaction, then chained unless the head is taken."""
     run_in_transaction(record, ctx, action, **fields)
+    run_without_transaction(chain_pending, False)
 
 
 def write_at(moment: dt.datetime, action: str, outcome: str = "success") -> None:
@@ -39,7 +40,12 @@ def write_at(moment: dt.datetime, action: str, outcome: str = "success") -> None
         (moment, action, outcome)))
 
 
-def stored_rows() -> list[tuple]:
+def stored_rows(chain: bool = True) -> list[tuple]:
+    """The chained trail, oldest first. With `chain`, first chains what is pending unless the
+    head is taken (what a commit used to do; app/audit/migrations/0004): without it, only what
+    the web worker's pass or an auditor's read has chained."""
+    if chain:
+        run_without_transaction(chain_pending, False)
     return run_in_transaction(lambda: database.execute_sql(
         "SELECT id, prev_hash, hash, action, actor_username, details::text"
         " FROM audit_event ORDER BY id").fetchall())

@@ -73,8 +73,8 @@ def test_concurrent_transactions_build_one_unbroken_chain(db):
 @pytest.mark.parametrize("holder_ends", ["commit", "rollback"])
 def test_a_commit_never_waits_for_the_chain_head(db, holder_ends):
     """A transaction holding the head (here: one that chained its own event and has not yet
-    committed) does not hold up other commits: their events wait, committed, and are chained
-    by the holder's own commit, or by the next pass of `chain_pending`."""
+    committed) does not hold up other commits, nor a pass that finds the head taken: their
+    events wait, committed, and are chained by the next pass of `chain_pending`."""
     write(context(), "test.before")
     holder = psycopg2.connect(**connect_params(db.runtime_url))
     try:
@@ -93,7 +93,7 @@ def test_a_commit_never_waits_for_the_chain_head(db, holder_ends):
         getattr(holder, holder_ends)()
     finally:
         holder.close()
-    if holder_ends == "commit":  # the holder's commit chained the waiting event too
+    if holder_ends == "commit":  # the holder's own event, then the one that waited
         assert [r[3] for r in stored_rows()] == ["test.before", "test.holder", "test.while_held"]
     else:
         assert run_in_transaction(chain_pending) == 1

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.support.audit import chain_audit_trail
 from tests.support.database import TestDatabase
 
 
@@ -38,4 +39,5 @@ def field_errors(html: str) -> list[str]:
 
 def audit_actions(sql: Sql) -> list[tuple[str, str]]:
     """(action, outcome) of every audit event, oldest first."""
+    chain_audit_trail()
     return [(a, o) for a, o in sql.run("SELECT action, outcome FROM audit_event ORDER BY id")]

@@ -12,6 +12,7 @@ from app.core.db import init_database
 from ops_cli.main import app
 from tests.auth.conftest import audit_actions
 from tests.support.accounts import default_department, login, login_response, make_user
+from tests.support.audit import chain_audit_trail
 
 
 def flat(result) -> str:
@@ -43,6 +44,7 @@ def test_create_prints_a_one_time_password_that_must_be_changed(cli, client, sql
     forced = client.get("/", allow_redirects=False)
     assert forced.headers["Location"] == "/account/password"
     assert sql.one("SELECT name_initials FROM app_user WHERE username = 'wangwu'") == "ww"
+    chain_audit_trail()
     events = sql.run("SELECT action, ip FROM audit_event WHERE action = 'org.user.create'")
     assert events == [("org.user.create", "cli")]
 

@@ -14,6 +14,7 @@ from app.documents.models import OutgoingDocument
 from tests.documents.conftest import draft_values
 from tests.documents.helpers import draft, issue
 from tests.support.accounts import ctx_for
+from tests.support.audit import chain_audit_trail
 
 
 def _sees(user, doc_id) -> bool:
@@ -65,6 +66,7 @@ def test_clearance_must_cover_the_secrecy_even_for_the_drafter(bureau):
 def test_every_read_is_audited(bureau):
     doc_id = draft(bureau)
     run_in_transaction(service.get_document, ctx_for(bureau.leader), doc_id)
+    chain_audit_trail()
     events = run_in_transaction(lambda: list(AuditEvent.select().where(
         AuditEvent.action == "documents.outgoing.view").dicts()))
     assert [(e["actor_username"], e["object_id"]) for e in events] == [("leader", str(doc_id))]

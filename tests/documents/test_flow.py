@@ -22,6 +22,7 @@ from tests.documents.flow_support import (
     tx,
 )
 from tests.support.accounts import ctx_for
+from tests.support.audit import chain_audit_trail
 
 
 def _draft(fb: FlowBureau, **changes) -> int:
@@ -217,6 +218,7 @@ def test_access_follows_the_flow(fb):
     # every read is audited
     from app.audit.models import AuditEvent
 
+    chain_audit_trail()
     reads = tx(lambda: AuditEvent.select().where(
         (AuditEvent.action == "documents.outgoing.view")
         & (AuditEvent.object_id == str(doc_id))).count())

@@ -17,6 +17,7 @@ from app.core.config import settings
 from app.notifications import spool
 from ops_cli.pgcluster import RUNTIME_ROLE
 from tests.notifications.conftest import FP_DB, alert, notifications, payload, post_alerts
+from tests.support.audit import chain_audit_trail
 
 FP_DISK = "1122334455667788"
 
@@ -72,6 +73,7 @@ def test_alerts_posted_while_the_database_is_down_are_applied_in_order_when_it_i
     assert sorted(r[0] for r in rows) == sorted([people["sysadmin"], people["secadmin"]])
     assert {r[1:] for r in rows} == {("数据库服务不可用", "critical", FP_DB, True)}
     # audited as received, with when they arrived
+    chain_audit_trail()
     details = [row[0] for row in sql.run(
         "SELECT details FROM audit_event WHERE action = 'notifications.alert.receive'"
         " ORDER BY id")]

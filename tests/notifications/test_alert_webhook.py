@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.notifications.conftest import FP_DB, TOKEN, alert, notifications, payload, post_alerts
+from tests.support.audit import chain_audit_trail
 
 FP_BACKUP = "0f1e2d3c4b5a6978"
 
@@ -85,6 +86,7 @@ def test_bad_payload_gets_a_chinese_400_and_changes_nothing(live_server, people,
 
 def test_received_alerts_are_audited(live_server, people, sql, webhook_token):
     post_alerts(live_server, payload(alert("PostgresDown", FP_DB)))
+    chain_audit_trail()
     rows = sql.run("SELECT outcome, details FROM audit_event"
                    " WHERE action = 'notifications.alert.receive'")
     assert len(rows) == 1
@@ -96,6 +98,7 @@ def test_received_alerts_are_audited(live_server, people, sql, webhook_token):
 def test_refused_webhook_calls_are_audited_as_denied(live_server, people, sql, webhook_token):
     post_alerts(live_server, payload(alert("PostgresDown", FP_DB)), "wrong-token")
     for _ in range(50):
+        chain_audit_trail()
         rows = sql.run("SELECT outcome FROM audit_event WHERE action = 'auth.permission_denied'")
         if rows:
             break

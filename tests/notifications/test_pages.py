@@ -9,6 +9,7 @@ import pytest
 
 from tests.notifications.conftest import alert, payload, post_alerts
 from tests.support.accounts import login, login_response, make_user, totp_secret
+from tests.support.audit import chain_audit_trail
 
 
 def add_notification(sql, user_id: int, title: str, *, read: bool = False) -> int:
@@ -45,6 +46,7 @@ def test_list_badge_and_mark_read(client, sql, staff):
 
     assert client.post("/notifications/read-all").status_code == 302
     assert client.get("/api/notifications/unread-count").json() == {"count": 0}
+    chain_audit_trail()
     actions = [a for (a,) in sql.run("SELECT action FROM audit_event ORDER BY id")]
     assert "notifications.read" in actions and "notifications.read_all" in actions
 

@@ -8,9 +8,11 @@ from app.audit.models import AuditEvent
 from app.core.errors import ValidationError
 from app.org import importer, service
 from tests.org.conftest import user_by_no
+from tests.support.audit import chain_audit_trail
 
 
 def events(call, action: str) -> list[AuditEvent]:
+    chain_audit_trail()
     return call(lambda: list(AuditEvent.select().where(AuditEvent.action == action)
                              .order_by(AuditEvent.id)))
 

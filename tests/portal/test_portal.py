@@ -12,6 +12,7 @@ from app.core.db import run_in_transaction
 from app.features import installed_features
 from tests.conftest import Client, LiveServer
 from tests.support.accounts import login, make_user, totp_secret
+from tests.support.audit import chain_audit_trail
 
 PASSWORD = "Menhu#2026ok"
 _WIDGET = re.compile(r'<section class="card widget" data-widget="([a-z0-9_]+)"')
@@ -57,6 +58,7 @@ def permissioned_widget():
 
 
 def audit_actions() -> list[str]:
+    chain_audit_trail()
     def read() -> list[str]:
         query = AuditEvent.select(AuditEvent.action).order_by(AuditEvent.id)
         return [e.action for e in query]

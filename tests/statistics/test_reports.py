@@ -16,6 +16,7 @@ from app.core.errors import PermissionDenied, ValidationError
 from app.statistics import scope, service
 from tests.statistics.conftest import BEIJING, MARCH, at
 from tests.support.accounts import ctx_for, login
+from tests.support.audit import chain_audit_trail
 
 
 def _report(user, key: str, department: int | None = None, **dates) -> dict[str, list]:
@@ -149,6 +150,7 @@ def _client(live_server, user):
 
 
 def _audit(action: str) -> list[tuple]:
+    chain_audit_trail()
     return run_in_transaction(lambda: database.execute_sql(
         "SELECT actor_username, object_id, details->>'since', details->>'department'"
         " FROM audit_event WHERE action = %s ORDER BY id", (action,)).fetchall())
