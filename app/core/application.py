@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import tornado.routing
 import tornado.web
 
 from app.core import handlers
@@ -64,6 +65,52 @@ class FastGzip(tornado.web.GZipContentEncoding):
     GZIP_LEVEL = 1
 
 
+_REGEX_SYNTAX = set(".^$*+?{}[]\\|()")
+
+
+class PlatformApplication(tornado.web.Application):
+    """Tornado's application with a dictionary in front of its routing: a path that is a route
+    of its own (`/api/todo`, `/`) finds its handler in one lookup instead of a regular
+    expression tried against each of the 127 routes before it (3.6 % of a 待办 request,
+    bench/README.md, finding 32). Only where the list would have chosen the same route: a
+    literal route is in the dictionary when no route before it matches its path."""
+
+    _exact: dict[str, tornado.routing.Rule]
+    _exact_for = -1  # how many rules the dictionary was built from
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        rules = self.wildcard_router.rules
+        if len(self.default_router.rules) == 1:  # no host-specific routes (add_handlers)
+            if self._exact_for != len(rules):
+                self._exact, self._exact_for = _exact_routes(rules), len(rules)
+            rule = self._exact.get(request.path)
+            if rule is not None:
+                return self.get_handler_delegate(request, rule.target, rule.target_kwargs)
+        return super().find_handler(request, **kwargs)
+
+
+def _exact_routes(rules: list[tornado.routing.Rule]) -> dict[str, tornado.routing.Rule]:
+    exact: dict[str, tornado.routing.Rule] = {}
+    for position, rule in enumerate(rules):
+        matcher = rule.matcher
+        if not isinstance(matcher, tornado.routing.PathMatches) or matcher.regex.groups:
+            continue
+        path = matcher.regex.pattern.removesuffix("$")
+        if path in exact or _REGEX_SYNTAX & set(path) or not isinstance(rule.target, type):
+            continue
+        if not any(earlier.matcher.match(_PathOnly(path)) is not None
+                   for earlier in rules[:position]):
+            exact[path] = rule
+    return exact
+
+
+class _PathOnly:
+    """What a path matcher reads of a request."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 def make_app(features: list[Feature], cfg: Settings) -> tornado.web.Application:
     features = ordered(features)
     routes = all_routes(features)
@@ -81,7 +128,7 @@ def make_app(features: list[Feature], cfg: Settings) -> tornado.web.Application:
     directories = {"": str(CORE_DIR / "templates")}
     directories.update({f.name: str(f.templates_dir) for f in features})
     nav: list[NavItem] = sorted((n for f in features for n in f.nav), key=lambda n: n.order)
-    application = tornado.web.Application(
+    application = PlatformApplication(
         specs,
         template_loader=FeatureTemplateLoader(directories, autoescape="xhtml_escape"),
         static_path=str(static),

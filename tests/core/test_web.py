@@ -61,3 +61,34 @@ def test_oversized_body_is_refused_before_any_handler_runs(client: Client) -> No
     response = client.post("/api/csrf", data=body,
                            headers={"Content-Type": "application/octet-stream"})
     assert response.status_code in (400, 413)
+
+
+def test_literal_routes_found_by_lookup_only_where_the_list_agrees() -> None:
+    import tornado.httputil
+    import tornado.web
+
+    from app.core.application import PlatformApplication
+
+    class Any_(tornado.web.RequestHandler):
+        pass
+
+    class New(tornado.web.RequestHandler):
+        pass
+
+    class Other(tornado.web.RequestHandler):
+        pass
+
+    application = PlatformApplication([(r"/items/(.*)", Any_), (r"/items/new", New),
+                                       (r"/other", Other), (r"/other", New)])
+
+    def handler_of(path: str) -> type:
+        request = tornado.httputil.HTTPServerRequest(
+            start_line=tornado.httputil.RequestStartLine("GET", path, "HTTP/1.1"),
+            headers=tornado.httputil.HTTPHeaders({"Host": "oa.example"}))
+        return application.find_handler(request).handler_class
+
+    assert handler_of("/items/new") is Any_  # the earlier pattern wins, as in Tornado's list
+    assert handler_of("/items/7") is Any_
+    assert handler_of("/other") is Other  # the first of two equal routes
+    assert handler_of("/other/") is tornado.web.ErrorHandler
+    assert set(application._exact) == {"/other"}
