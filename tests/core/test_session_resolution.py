@@ -5,6 +5,7 @@ most once a minute (the idle timeout can only end a session early, never late)."
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import psycopg2
 import pytest
@@ -45,9 +46,11 @@ def token(db: TestDatabase) -> str:
 def _resolve_counting(token: str, monkeypatch) -> tuple[object, list[str]]:
     statements: list[str] = []
     execute = database.obj.execute_sql
+    caller = threading.get_ident()  # not a live server's background pass, in its own thread
 
     def counting(sql, params=None, **kwargs):
-        if not sql.startswith("PREPARE "):  # planned once per connection, not per request
+        # PREPARE: planned once per connection, not per request
+        if threading.get_ident() == caller and not sql.startswith("PREPARE "):
             statements.append(sql)
         return execute(sql, params, **kwargs)
 
