@@ -78,6 +78,40 @@ class _Pool(PooledPostgresqlExtDatabase):
             return super()._is_closed(conn)
         return conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
+    # ---- BEGIN sent with the transaction's first statement ---------------------------------
+    # peewee sends BEGIN as a round trip of its own. Here it waits, per thread, and goes out
+    # in front of the transaction's first statement ("BEGIN;SELECT ...": one message, one
+    # round trip, the server opens the transaction block and runs the statement in it). A
+    # transaction that ran no statement sends neither BEGIN nor COMMIT.
+    def begin(self, isolation_level: Any = None) -> None:
+        if isolation_level is not None or self._isolation_level:
+            super().begin(isolation_level)
+        else:
+            self._state.begin_pending = True
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        if getattr(self._state, "begin_pending", False):
+            self._state.begin_pending = False
+            if cursor_options:  # a named (server-side) cursor takes one statement only
+                super().begin()
+            else:
+                sql = "BEGIN;" + sql
+        return super()._execute_cursor(sql, params, **cursor_options)
+
+    def commit(self) -> None:
+        if not self._take_pending_begin():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._take_pending_begin():
+            super().rollback()
+
+    def _take_pending_begin(self) -> bool:
+        """Whether the BEGIN was still waiting (then there is no transaction to end)."""
+        pending = getattr(self._state, "begin_pending", False)
+        self._state.begin_pending = False
+        return pending
+
 
 # Prepared statements (execute_prepared) run on ONE generic plan. They are index lookups whose
 # best plan does not depend on the values; left to choose (plan_cache_mode = auto) the server

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
+import peewee
 import psycopg2.extensions
+import pytest
 
 from app.core.db import database, run_in_transaction, run_without_transaction
 from tests.support.database import TestDatabase
@@ -53,3 +56,41 @@ def test_checkout_of_a_live_connection_sends_nothing(db: TestDatabase) -> None:
         after = _pooled(cur)
     conn.close()
     assert before and after == before  # no ping, no BEGIN/COMMIT reached any backend
+
+
+def test_begin_travels_with_the_first_statement(db: TestDatabase) -> None:
+    sent: list[str] = []
+    caller = threading.get_ident()  # not a live server's background pass, in its own thread
+
+    def hook(event: peewee.QueryEvent) -> None:
+        if threading.get_ident() == caller:
+            sent.append(event.sql)
+
+    database.obj.query_hooks.append(hook)
+    try:
+        def unit() -> tuple:
+            first = database.execute_sql("SELECT txid_current_if_assigned()").fetchone()[0]
+            database.execute_sql("CREATE TEMP TABLE probe (n int) ON COMMIT DROP")
+            with database.atomic():  # a savepoint inside the transaction
+                database.execute_sql("INSERT INTO probe VALUES (1)")
+            return first, database.execute_sql("SELECT count(*) FROM probe").fetchone()[0]
+
+        assert run_in_transaction(unit) == (None, 1)
+        assert sent[0] == "BEGIN;SELECT txid_current_if_assigned()"
+        assert not any(s.startswith("BEGIN") for s in sent[1:])
+        sent.clear()
+        assert run_in_transaction(lambda: None) is None  # nothing to begin or end
+        assert sent == []
+    finally:
+        database.obj.query_hooks.remove(hook)
+
+
+def test_a_failed_first_statement_leaves_the_connection_usable(db: TestDatabase) -> None:
+    def failing() -> None:
+        database.execute_sql("SELECT no_such_column FROM app_user")
+
+    with pytest.raises(peewee.ProgrammingError, match="no_such_column"):
+        run_in_transaction(failing)
+    status = run_in_transaction(lambda: (database.execute_sql("SELECT 1").fetchone()[0],
+                                         database.connection().info.transaction_status))
+    assert status == (1, psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
