@@ -90,8 +90,7 @@ class _Pool(PooledPostgresqlExtDatabase):
             self._state.begin_pending = True
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
-        if getattr(self._state, "begin_pending", False):
-            self._state.begin_pending = False
+        if self._take_pending_begin():
             if cursor_options:  # a named (server-side) cursor takes one statement only
                 super().begin()
             else:

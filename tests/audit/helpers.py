@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.audit.service import chain_pending, record
+from app.audit.service import record
 from app.core.context import Principal, RequestContext
-from app.core.db import database, run_in_transaction, run_without_transaction
+from app.core.db import database, run_in_transaction
 from app.core.features import Scope
+from tests.support.audit import chain_audit_trail
 
 AUDITOR_PERMISSIONS = {"audit.view": Scope.ALL, "audit.export": Scope.ALL}
 
@@ -30,7 +31,7 @@ def auditor(**kwargs) -> RequestContext:
 def write(ctx: RequestContext, action: str, **fields) -> None:
     """One event in its own committed transaction, then chained unless the head is taken."""
     run_in_transaction(record, ctx, action, **fields)
-    run_without_transaction(chain_pending, False)
+    chain_audit_trail(wait=False)
 
 
 def write_at(moment: dt.datetime, action: str, outcome: str = "success") -> None:
@@ -45,7 +46,7 @@ def stored_rows(chain: bool = True) -> list[tuple]:
     head is taken (what a commit used to do; app/audit/migrations/0004): without it, only what
     the web worker's pass or an auditor's read has chained."""
     if chain:
-        run_without_transaction(chain_pending, False)
+        chain_audit_trail(wait=False)
     return run_in_transaction(lambda: database.execute_sql(
         "SELECT id, prev_hash, hash, action, actor_username, details::text"
         " FROM audit_event ORDER BY id").fetchall())
