@@ -45,6 +45,7 @@ class Compiled:
         self._build = build
         self._slots = list(slots)
         self._compiled: tuple[pw.BaseQuery, str, list[str]] | None = None
+        self._row_plan: dict[str, Any] | None = None
 
     def _compile(self) -> tuple[pw.BaseQuery, str, list[str]]:
         if self._compiled is None:
@@ -73,10 +74,25 @@ class Compiled:
 
     def rows(self, **values: int) -> list[Any]:
         """What iterating the built query would give (model instances, joined models set),
-        read through the query's own cursor wrapper."""
+        read through the query's own cursor wrapper.
+
+        The wrapper's set-up (which column goes to which model and field, through which
+        converter) depends only on the statement, so it is done for the first call and
+        handed to the wrappers of later ones: for the 待办 page it cost as much as building
+        the twenty rows (bench/README.md, finding 36)."""
         query = self._compile()[0]
         # peewee's own row building (private, pinned version; tests/core/test_sql.py)
-        return list(query._get_cursor_wrapper(self.execute(**values)))
+        wrapper = query._get_cursor_wrapper(self.execute(**values))
+        plan = self._row_plan
+        if plan is not None:
+            wrapper.__dict__.update(plan)
+            wrapper.initialized = True
+            return list(wrapper)
+        before = set(vars(wrapper))
+        rows = list(wrapper)
+        if wrapper.initialized:  # a first call that returned no row set nothing up
+            self._row_plan = {k: v for k, v in vars(wrapper).items() if k not in before}
+        return rows
 
     def scalar(self, **values: int) -> Any:
         row = self.execute(**values).fetchone()

@@ -7,7 +7,7 @@ import pytest
 
 from app.core.db import run_in_transaction
 from app.core.sql import Compiled, count_of
-from app.org.models import User
+from app.org.models import Department, User
 from tests.support.accounts import make_user
 
 
@@ -28,6 +28,28 @@ def test_slots_are_substituted_and_the_sql_made_once(db) -> None:
     counted = Compiled(lambda low: count_of(User.select().where(User.id > low)), low=int)
     assert run_in_transaction(counted.scalar, low=ids[2]) == run_in_transaction(
         lambda: User.select().where(User.id > ids[2]).count()) == 2
+
+
+def test_later_calls_build_rows_as_peewee_does_from_the_first_calls_set_up(db) -> None:
+    users = [make_user(f"member{n}") for n in range(3)]
+    ids = [u.id for u in users]
+
+    def build(low: int):
+        return (User.select(User, Department.name.alias("dept_name"), Department.created_at,
+                            (User.id * 2).alias("twice"))
+                .join(Department, attr="dept").where(User.id >= low).order_by(User.id))
+
+    joined = Compiled(build, low=int)
+
+    def seen(rows: list[User]) -> list[tuple]:
+        return [(u.id, u.username, u.created_at, u.dept.name, u.dept.created_at, u.dept.dept_name,
+                 u.twice, u.dirty_fields) for u in rows]
+
+    assert run_in_transaction(joined.rows, low=10**9) == []  # no row: nothing set up yet
+    for low in (ids[0], ids[2], ids[1]):
+        assert seen(run_in_transaction(joined.rows, low=low)) == seen(
+            run_in_transaction(lambda low=low: list(build(low))))
+    assert type(run_in_transaction(joined.rows, low=ids[2])[0].created_at).__name__ == "datetime"
 
 
 def test_a_slot_the_sql_does_not_carry_is_refused(db) -> None:
