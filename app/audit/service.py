@@ -62,7 +62,9 @@ _INSERT_PENDING = (
 def record(ctx: RequestContext, action: str, *, object_type: str = "",
            object_id: str | int | None = None, outcome: str = "success",
            details: dict | None = None) -> None:
-    """Append an event to the audit trail, in the caller's transaction (blocking)."""
+    """Append an event to the audit trail, in the caller's transaction (blocking). The INSERT
+    goes out with the transaction's next statement or its COMMIT (db.execute_prepared's
+    `deferred`): one round trip fewer on nearly every request (bench/README.md, finding 37)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome: {outcome!r}")
     if not action or len(action) > 100:
@@ -80,7 +82,7 @@ def record(ctx: RequestContext, action: str, *, object_type: str = "",
         None if object_id is None else _clean(str(object_id), TEXT_MAX),
         outcome,
         _details_json(details),
-    ))
+    ), deferred=True)
 
 
 CHAIN_BATCH = 1000  # what audit_chain_pending moves per call

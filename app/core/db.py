@@ -79,38 +79,65 @@ class _Pool(PooledPostgresqlExtDatabase):
             return super()._is_closed(conn)
         return conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
-    # ---- BEGIN sent with the transaction's first statement ---------------------------------
+    # ---- statements that ride along with the next one -------------------------------------
     # peewee sends BEGIN as a round trip of its own. Here it waits, per thread, and goes out
     # in front of the transaction's first statement ("BEGIN;SELECT ...": one message, one
     # round trip, the server opens the transaction block and runs the statement in it). A
-    # transaction that ran no statement sends neither BEGIN nor COMMIT.
+    # transaction that ran no statement sends neither BEGIN nor COMMIT. A deferred statement
+    # (`defer`: one that returns nothing, such as the audit event's INSERT) waits the same
+    # way and goes out in front of the transaction's next statement, savepoint or COMMIT, so
+    # it keeps its place in the order of the transaction's statements; a rollback drops it.
     def begin(self, isolation_level: Any = None) -> None:
         if isolation_level is not None or self._isolation_level:
             super().begin(isolation_level)
         else:
             self._state.begin_pending = True
 
+    def defer(self, statement: str) -> None:
+        """Send `statement` (complete SQL text, no placeholders) with the transaction's next
+        statement or its COMMIT. Only inside a transaction; its error surfaces there."""
+        if not self.in_transaction():
+            raise RuntimeError("只有事务里的语句可以随下一条语句发出")
+        self._state.deferred = [*getattr(self._state, "deferred", ()), statement]
+
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
-        if self._take_pending_begin():
+        ahead = self._take_waiting()
+        if ahead:
             if cursor_options:  # a named (server-side) cursor takes one statement only
-                super().begin()
-            else:
-                sql = "BEGIN;" + sql
+                self.cursor().execute(ahead)
+            else:  # the statement goes through psycopg2's formatting, the text ahead too
+                sql = ahead.replace("%", "%%") + sql
         return super()._execute_cursor(sql, params, **cursor_options)
 
     def commit(self) -> None:
-        if not self._take_pending_begin():
+        ahead = self._take_waiting()
+        if ahead == _BEGIN:  # the transaction ran nothing: the server never saw it
+            return
+        if not ahead:
             super().commit()
+            return
+        with peewee.__exception_wrapper__:
+            self.cursor().execute(ahead + "COMMIT")
 
     def rollback(self) -> None:
-        if not self._take_pending_begin():
+        if not self._take_waiting().startswith(_BEGIN):
             super().rollback()
 
-    def _take_pending_begin(self) -> bool:
-        """Whether the BEGIN was still waiting (then there is no transaction to end)."""
-        pending = getattr(self._state, "begin_pending", False)
-        self._state.begin_pending = False
-        return pending
+    def close(self) -> bool:
+        self._take_waiting()  # nothing of an unfinished transaction waits for the next one
+        return super().close()
+
+    def _take_waiting(self) -> str:
+        """The BEGIN and deferred statements still waiting, as SQL text ('' when none)."""
+        state = self._state
+        ahead = (_BEGIN if getattr(state, "begin_pending", False) else "") + "".join(
+            f"{statement};" for statement in getattr(state, "deferred", ()))
+        state.begin_pending = False
+        state.deferred = ()
+        return ahead
+
+
+_BEGIN = "BEGIN;"
 
 
 # Prepared statements (execute_prepared) run on ONE generic plan. They are index lookups whose
@@ -283,9 +310,14 @@ def _statement(sql: str) -> tuple[str, str, str, list[str | int]]:
     return known
 
 
-def execute_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+def execute_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = (), *,
+                     deferred: bool = False) -> Any:
     """`database.execute_sql(sql, params)`, but planned once per connection (see above).
-    For statements whose text is fixed (no values spliced into it) and run very often."""
+    For statements whose text is fixed (no values spliced into it) and run very often.
+
+    `deferred`: a statement that returns nothing goes out with the transaction's next
+    statement or its COMMIT (`_Pool.defer`), saving its round trip; outside a transaction
+    it runs at once. Returns the cursor, or None when deferred."""
     name, prepare, execute, order = _statement(sql)
     conn = database.connection()
     with _prepared_lock:
@@ -293,7 +325,12 @@ def execute_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -
     if name not in done:
         database.execute_sql(prepare)
         done.add(name)
-    return database.execute_sql(execute, [params[key] for key in order])  # type: ignore[index]
+    values = [params[key] for key in order]  # type: ignore[index]
+    if deferred and database.in_transaction():
+        with conn.cursor() as cursor:
+            database.obj.defer(cursor.mogrify(execute, values).decode())
+        return None
+    return database.execute_sql(execute, values)
 
 
 async def unit_of_work(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -94,3 +94,97 @@ def test_a_failed_first_statement_leaves_the_connection_usable(db: TestDatabase)
     status = run_in_transaction(lambda: (database.execute_sql("SELECT 1").fetchone()[0],
                                          database.connection().info.transaction_status))
     assert status == (1, psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
+
+
+# ---- deferred statements: sent with the next statement or the COMMIT ---------------------------
+_PROBE = "CREATE TEMP TABLE probe (note text) ON COMMIT DROP"
+
+
+def _pending_audit(db: TestDatabase, request_id: str) -> list[tuple]:
+    conn = db.superuser()
+    with conn.cursor() as cur:
+        cur.execute("SELECT action, details::text FROM audit_event_pending WHERE request_id = %s"
+                    " UNION ALL SELECT action, details::text FROM audit_event"
+                    " WHERE request_id = %s", (request_id, request_id))
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def _audit(request_id: str, note: str = "") -> None:
+    from app.audit.service import record
+    from app.core.context import RequestContext
+
+    record(RequestContext(principal=None, request_id=request_id), "probe.deferred",
+           details={"note": note})
+
+
+def test_a_deferred_statement_keeps_its_place_before_the_next_one(db: TestDatabase) -> None:
+    def unit() -> int:
+        database.execute_sql(_PROBE)
+        with database.connection().cursor() as cursor:
+            database.obj.defer(cursor.mogrify("INSERT INTO probe VALUES (%s)",
+                                              ["50% done"]).decode())
+        # the statement after it has parameters of its own: the % of the deferred text holds
+        return database.execute_sql("SELECT count(*) FROM probe WHERE note LIKE %s",
+                                    ["50%%"]).fetchone()[0]
+
+    assert run_in_transaction(unit) == 1
+
+
+def test_the_audit_insert_goes_out_with_the_commit(db: TestDatabase) -> None:
+    sent: list[str] = []
+    caller = threading.get_ident()
+    database.obj.query_hooks.append(
+        lambda event: sent.append(event.sql) if threading.get_ident() == caller else None)
+    try:
+        run_in_transaction(lambda: (database.execute_sql("SELECT 1"), _audit("req-commit-1",
+                                                                              "100% 完成")))
+    finally:
+        database.obj.query_hooks.pop()
+    # (the connection's first audit event PREPAREs the INSERT; it is executed with the COMMIT)
+    assert sent[0].endswith("SELECT 1")
+    assert not [s for s in sent[1:] if not s.startswith("PREPARE ")]
+    assert _pending_audit(db, "req-commit-1") == [("probe.deferred", '{"note": "100% 完成"}')]
+
+
+def test_deferred_statements_roll_back_with_their_transaction_or_savepoint(
+        db: TestDatabase) -> None:
+    def failing() -> None:
+        _audit("req-rolled-back")
+        raise LookupError("办理失败")
+
+    with pytest.raises(LookupError):
+        run_in_transaction(failing)
+
+    def savepoint_undone() -> None:
+        _audit("req-kept")
+        try:
+            with database.atomic():
+                _audit("req-savepoint")
+                raise LookupError("子步骤失败")
+        except LookupError:
+            pass
+
+    run_in_transaction(savepoint_undone)
+    assert _pending_audit(db, "req-rolled-back") == []
+    assert _pending_audit(db, "req-savepoint") == []
+    assert len(_pending_audit(db, "req-kept")) == 1
+    assert run_in_transaction(lambda: database.execute_sql("SELECT 2").fetchone()[0]) == 2
+
+
+def test_outside_a_transaction_a_deferred_statement_runs_at_once(db: TestDatabase) -> None:
+    run_without_transaction(_audit, "req-autocommit")
+    assert len(_pending_audit(db, "req-autocommit")) == 1
+    with pytest.raises(RuntimeError, match="事务"):
+        run_without_transaction(database.obj.defer, "SELECT 1")
+
+
+def test_a_deferred_statement_that_fails_fails_the_commit(db: TestDatabase) -> None:
+    def unit() -> None:
+        database.execute_sql(_PROBE)
+        database.obj.defer("INSERT INTO probe VALUES (1/0)")
+
+    with pytest.raises(peewee.DataError, match="division by zero"):
+        run_in_transaction(unit)
+    assert run_in_transaction(lambda: database.execute_sql("SELECT 3").fetchone()[0]) == 3
