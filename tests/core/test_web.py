@@ -92,3 +92,25 @@ def test_literal_routes_found_by_lookup_only_where_the_list_agrees() -> None:
     assert handler_of("/other") is Other  # the first of two equal routes
     assert handler_of("/other/") is tornado.web.ErrorHandler
     assert set(application._exact) == {"/other"}
+
+
+def test_cookies_read_as_tornado_reads_them() -> None:
+    import tornado.web
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from app.core.web import BaseHandler
+
+    header = 'oa_sid=abc123; _xsrf="2|ab|cd|12"; empty=; 名字=值; spaced = v '
+
+    class _Connection:
+        def set_close_callback(self, callback: object) -> None:
+            pass
+
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"),
+                                headers=HTTPHeaders({"Cookie": header, "Host": "oa.test"}),
+                                connection=_Connection())
+    handler = BaseHandler(tornado.web.Application(), request)
+    tornado_handler = tornado.web.RequestHandler(tornado.web.Application(), request)
+    for name in ("oa_sid", "_xsrf", "empty", "spaced", "missing"):
+        assert handler.get_cookie(name) == tornado_handler.get_cookie(name), name
+    assert handler.get_cookie("missing", "默认") == "默认"
