@@ -24,7 +24,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
         secret = tmp_path_factory.mktemp("secret") / "cookie_secret"
         cfg = Settings(database_url=database.runtime_url,
                        migration_database_url=database.owner_url,
-                       secret_file=str(secret), db_threads=4, db_pool_size=8)
+                       secret_file=str(secret), db_threads=4, db_pool_size=12)
         override_settings(cfg)
         migrate(database.owner_url, installed_features(), cfg.db_runtime_role)
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)

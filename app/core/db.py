@@ -20,10 +20,12 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import math
 import queue
 import re
 import select
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -123,6 +125,19 @@ class _Pool(PooledPostgresqlExtDatabase):
         if not self._take_waiting().startswith(_BEGIN):
             super().rollback()
 
+    def keep_connection(self) -> None:
+        """This thread's connection for one more unit of work (see _connection_for_unit): the
+        one it kept when that is alive, idle and younger than stale_timeout; otherwise that
+        one is closed for good and another checked out of the pool."""
+        state = self._state
+        if not state.closed:
+            age = time.monotonic() - getattr(state, "kept_since", -math.inf)
+            if age < (self._stale_timeout or math.inf) and not self._is_closed(state.conn):
+                return
+            self.manual_close()
+        self.connect()
+        state.kept_since = time.monotonic()
+
     def close(self) -> bool:
         self._take_waiting()  # nothing of an unfinished transaction waits for the next one
         return super().close()
@@ -201,6 +216,13 @@ class DatabaseThreads:
                 thread.join()
 
     def _serve(self) -> None:
+        _kept.active = True
+        try:
+            self._serve_calls()
+        finally:
+            _release_kept_connection()
+
+    def _serve_calls(self) -> None:
         while (item := self._calls.get()) is not None:
             loop, future, context, call = item
             try:
@@ -235,6 +257,9 @@ _runtime = _Runtime()
 
 def init_database(url: str, pool_size: int, threads: int) -> None:
     """Bind the models to a pooled database and start the bounded thread pool."""
+    if pool_size < threads:
+        raise ValueError(f"数据库连接池（db_pool_size={pool_size}）不能小于数据库线程数"
+                         f"（db_threads={threads}）：每个数据库线程保留一个连接")
     database.initialize(make_database(url, pool_size))
     if _runtime.threads is not None:
         _runtime.threads.shutdown(wait=False)
@@ -251,14 +276,38 @@ def close_database() -> None:
 
 def run_in_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Blocking: one pooled connection, one transaction. For CLI, tests and workers."""
-    with database.connection_context(), database.atomic():
+    with _connection_for_unit(), database.atomic():
         return fn(*args, **kwargs)
 
 
 def run_without_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Blocking: one pooled connection in autocommit, each statement its own transaction."""
-    with database.connection_context():
+    with _connection_for_unit():
         return fn(*args, **kwargs)
+
+
+# ---- a database thread keeps its connection ---------------------------------------------------
+# Checking a connection out of the pool and back in for every unit of work (twice a request:
+# the session, the work) cost 3.5 % of a 待办 request (bench/README.md, finding 39). Each of
+# the DatabaseThreads keeps the connection of its last unit for the next, with the pool's own
+# checks made at each start (the connection is alive, idle, and younger than stale_timeout);
+# it gives it back when the thread stops. Any other thread (the CLI, tests) checks out per unit.
+_kept = threading.local()
+
+
+def _connection_for_unit() -> contextlib.AbstractContextManager[Any]:
+    if not getattr(_kept, "active", False):
+        return database.connection_context()
+    pool = database.obj
+    pool.keep_connection()
+    _kept.pool = pool
+    return contextlib.nullcontext()
+
+
+def _release_kept_connection() -> None:
+    pool = getattr(_kept, "pool", None)
+    if pool is not None and not pool.is_closed():
+        pool.close()
 
 
 # ---- statements planned once per connection ---------------------------------------------------

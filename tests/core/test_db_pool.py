@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import peewee
 import psycopg2.extensions
 import pytest
 
-from app.core.db import database, run_in_transaction, run_without_transaction
+from app.core.db import DatabaseThreads, database, run_in_transaction, run_without_transaction
 from tests.support.database import TestDatabase
 
 _POOLED = ("SELECT pid, query, state_change::text FROM pg_stat_activity "
@@ -188,3 +192,44 @@ def test_a_deferred_statement_that_fails_fails_the_commit(db: TestDatabase) -> N
     with pytest.raises(peewee.DataError, match="division by zero"):
         run_in_transaction(unit)
     assert run_in_transaction(lambda: database.execute_sql("SELECT 3").fetchone()[0]) == 3
+
+
+# ---- a database thread keeps its connection between units of work -----------------------------
+def _on_database_thread(threads: DatabaseThreads, fn: Callable[[], Any]) -> Any:
+    async def main() -> Any:
+        return await threads.submit(functools.partial(run_without_transaction, fn))
+
+    return asyncio.run(main())
+
+
+def test_a_database_thread_keeps_its_connection_and_gives_it_back(db: TestDatabase) -> None:
+    threads = DatabaseThreads(1)
+    try:
+        first = _on_database_thread(threads, _backend_pid)
+        in_use = len(database.obj._in_use)
+        assert _on_database_thread(threads, _backend_pid) == first
+        assert run_in_transaction(_backend_pid) != first  # not in the pool meanwhile
+    finally:
+        threads.shutdown(wait=True)
+    assert len(database.obj._in_use) == in_use - 1  # back in the pool when the thread stopped
+
+
+def test_a_kept_connection_that_died_or_grew_stale_is_replaced(
+        db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads = DatabaseThreads(1)
+    try:
+        first = _on_database_thread(threads, _backend_pid)
+        conn = db.superuser()
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (first,))
+            deadline = time.monotonic() + 10
+            while _alive(cur, [first]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        conn.close()
+        second = _on_database_thread(threads, _backend_pid)
+        assert second != first
+        monkeypatch.setattr(database.obj, "_stale_timeout", 0.01)
+        time.sleep(0.05)
+        assert _on_database_thread(threads, _backend_pid) != second
+    finally:
+        threads.shutdown(wait=True)

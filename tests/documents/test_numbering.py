@@ -78,7 +78,7 @@ def test_no_doc_code_anywhere_is_a_clear_error(bureau):
     assert "机关代字" in caught.value.fields["drafting_department_id"]
 
 
-THREADS = 6  # the test pool holds 8 connections
+THREADS = 6  # the test pool holds 12 connections, 4 kept by the database threads
 
 
 def test_concurrent_numbering_is_unique_and_without_gaps(bureau):
