@@ -106,7 +106,8 @@ class _Pool(PooledPostgresqlExtDatabase):
         ahead = self._take_waiting()
         if ahead:
             if cursor_options:  # a named (server-side) cursor takes one statement only
-                self.cursor().execute(ahead)
+                with peewee.__exception_wrapper__:
+                    self.cursor().execute(ahead)
             else:  # the statement goes through psycopg2's formatting, the text ahead too
                 sql = ahead.replace("%", "%%") + sql
         return super()._execute_cursor(sql, params, **cursor_options)
@@ -299,6 +300,8 @@ def _connection_for_unit() -> contextlib.AbstractContextManager[Any]:
     if not getattr(_kept, "active", False):
         return database.connection_context()
     pool = database.obj
+    if getattr(_kept, "pool", pool) is not pool:  # the database was bound anew meanwhile
+        _release_kept_connection()
     pool.keep_connection()
     _kept.pool = pool
     return contextlib.nullcontext()
