@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 import time
@@ -14,6 +13,7 @@ import psycopg2.extensions
 import pytest
 
 from app.core.db import DatabaseThreads, database, run_in_transaction, run_without_transaction
+from tests.support.aio import run_in_own_loop
 from tests.support.database import TestDatabase
 
 _POOLED = ("SELECT pid, query, state_change::text FROM pg_stat_activity "
@@ -196,10 +196,7 @@ def test_a_deferred_statement_that_fails_fails_the_commit(db: TestDatabase) -> N
 
 # ---- a database thread keeps its connection between units of work -----------------------------
 def _on_database_thread(threads: DatabaseThreads, fn: Callable[[], Any]) -> Any:
-    async def main() -> Any:
-        return await threads.submit(functools.partial(run_without_transaction, fn))
-
-    return asyncio.run(main())
+    return run_in_own_loop(lambda: threads.submit(functools.partial(run_without_transaction, fn)))
 
 
 def test_a_database_thread_keeps_its_connection_and_gives_it_back(db: TestDatabase) -> None:

@@ -7,27 +7,19 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from app.core.db import DatabaseThreads
+from tests.support.aio import run_in_own_loop
 
 _request = contextvars.ContextVar("request", default="-")
-
-
-def _run(awaitable_factory: Callable[[], Awaitable[Any]]) -> Any:
-    async def main() -> Any:
-        return await awaitable_factory()
-
-    return asyncio.run(main())
 
 
 def test_a_call_runs_on_a_pool_thread_and_returns_its_value() -> None:
     threads = DatabaseThreads(2, name="probe")
     try:
-        name = _run(lambda: threads.submit(lambda: threading.current_thread().name))
+        name = run_in_own_loop(lambda: threads.submit(lambda: threading.current_thread().name))
     finally:
         threads.shutdown(wait=True)
     assert name.startswith("probe_")
@@ -43,7 +35,7 @@ def test_the_callers_context_travels_with_the_call() -> None:
         return seen, await threads.submit(_request.get)
 
     try:
-        assert _run(main) == ("req-42", "req-43")
+        assert run_in_own_loop(main) == ("req-42", "req-43")
     finally:
         threads.shutdown(wait=True)
 
@@ -59,10 +51,10 @@ def test_errors_reach_the_caller_as_raised() -> None:
 
     try:
         with pytest.raises(LookupError, match="没有这条记录"):
-            _run(lambda: threads.submit(fail))
+            run_in_own_loop(lambda: threads.submit(fail))
         with pytest.raises(RuntimeError, match="StopIteration"):
-            _run(lambda: threads.submit(stop))
-        assert _run(lambda: threads.submit(lambda: 7)) == 7  # the thread lives on
+            run_in_own_loop(lambda: threads.submit(stop))
+        assert run_in_own_loop(lambda: threads.submit(lambda: 7)) == 7  # the thread lives on
     finally:
         threads.shutdown(wait=True)
 
@@ -74,7 +66,7 @@ def test_many_concurrent_calls_each_get_their_own_result() -> None:
         return await asyncio.gather(*[threads.submit(lambda n=n: n * n) for n in range(200)])
 
     try:
-        assert _run(main) == [n * n for n in range(200)]
+        assert run_in_own_loop(main) == [n * n for n in range(200)]
     finally:
         threads.shutdown(wait=True)
 
@@ -90,7 +82,7 @@ def test_a_cancelled_caller_does_not_break_the_thread() -> None:
         return await threads.submit(lambda: 5)
 
     try:
-        assert _run(main) == 5
+        assert run_in_own_loop(main) == 5
     finally:
         threads.shutdown(wait=True)
 
@@ -106,5 +98,5 @@ def test_shutdown_finishes_the_queued_calls_then_refuses_new_ones() -> None:
         with pytest.raises(RuntimeError, match="已关闭"):
             threads.submit(lambda: None)
 
-    _run(main)
+    run_in_own_loop(main)
     assert done == [0, 1, 2]
