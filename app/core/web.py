@@ -277,10 +277,15 @@ class BaseHandler(tornado.web.RequestHandler):
         return namespace
 
     def visible_nav(self) -> list[Any]:
-        if self.principal is None:
-            return []
-        items = self.application.settings.get("nav", [])
-        return [i for i in items if i.permission is None or self.principal.can(i.permission)]
+        """The menu this principal may see; worked out once per request, not once per template
+        (the portal renders each widget with its own namespace)."""
+        kept = self.__dict__.get("_nav")
+        if kept is not None and kept[0] is self.principal:
+            return kept[1]
+        items = self.application.settings.get("nav", []) if self.principal else []
+        visible = [i for i in items if i.permission is None or self.principal.can(i.permission)]
+        self._nav = (self.principal, visible)
+        return visible
 
     # ---- errors -----------------------------------------------------------------------------
     def _handle_request_exception(self, e: BaseException) -> None:

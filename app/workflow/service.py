@@ -68,6 +68,9 @@ def _filters(raw: Mapping[str, Any]) -> dict[str, Any]:
             "status": status, "overdue": overdue, "page": page}
 
 
+_UNFILTERED = _filters({})  # compared with, never handed out (callers may change theirs)
+
+
 def _instance_filters(query: pw.ModelSelect, f: dict[str, Any]) -> pw.ModelSelect:
     if f["q"]:
         query = query.where(Instance.title.contains(f["q"]))
@@ -238,13 +241,13 @@ def mine_list(ctx: RequestContext, raw: Mapping[str, Any],
     """我发起的: instances I started, running first, urgency first (`first_rows`: as in
     todo_list)."""
     f = _filters(raw)
-    query = _instance_filters(mine_query(_uid(ctx)), f)
-    if f["status"] in INSTANCE_STATUS_TITLES:
-        query = query.where(Instance.status == f["status"])
-    if f == _filters({}):  # the portal widget and the tab as first opened: SQL made once
+    if f == _UNFILTERED:  # the portal widget and the tab as first opened: SQL made once
         total = _MINE_COUNT.scalar(user=_uid(ctx))
         rows = _MINE_FIRST[first_rows].rows(user=_uid(ctx))
     else:
+        query = _instance_filters(mine_query(_uid(ctx)), f)
+        if f["status"] in INSTANCE_STATUS_TITLES:
+            query = query.where(Instance.status == f["status"])
         total = query.count()
         rows = list(query.order_by(*_MINE_ORDER).paginate(f["page"], PAGE_SIZE))
     graphs = engine.graphs_of(i.definition_id for i in rows)
