@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import peewee
@@ -14,6 +15,7 @@ import pytest
 
 from app.core.db import DatabaseThreads, database, run_in_transaction, run_without_transaction
 from tests.support.aio import run_in_own_loop
+from tests.support.audit import chain_audit_trail
 from tests.support.database import TestDatabase
 
 _POOLED = ("SELECT pid, query, state_change::text FROM pg_stat_activity "
@@ -62,9 +64,12 @@ def test_checkout_of_a_live_connection_sends_nothing(db: TestDatabase) -> None:
     assert before and after == before  # no ping, no BEGIN/COMMIT reached any backend
 
 
-def test_begin_travels_with_the_first_statement(db: TestDatabase) -> None:
+@contextlib.contextmanager
+def _sent_from_this_thread() -> Iterator[list[str]]:
+    """The SQL this thread sends meanwhile (not a live server's background pass, in its own
+    thread), as peewee's query hooks see it."""
     sent: list[str] = []
-    caller = threading.get_ident()  # not a live server's background pass, in its own thread
+    caller = threading.get_ident()
 
     def hook(event: peewee.QueryEvent) -> None:
         if threading.get_ident() == caller:
@@ -72,6 +77,13 @@ def test_begin_travels_with_the_first_statement(db: TestDatabase) -> None:
 
     database.obj.query_hooks.append(hook)
     try:
+        yield sent
+    finally:
+        database.obj.query_hooks.remove(hook)
+
+
+def test_begin_travels_with_the_first_statement(db: TestDatabase) -> None:
+    with _sent_from_this_thread() as sent:
         def unit() -> tuple:
             first = database.execute_sql("SELECT txid_current_if_assigned()").fetchone()[0]
             database.execute_sql("CREATE TEMP TABLE probe (n int) ON COMMIT DROP")
@@ -85,8 +97,6 @@ def test_begin_travels_with_the_first_statement(db: TestDatabase) -> None:
         sent.clear()
         assert run_in_transaction(lambda: None) is None  # nothing to begin or end
         assert sent == []
-    finally:
-        database.obj.query_hooks.remove(hook)
 
 
 def test_a_failed_first_statement_leaves_the_connection_usable(db: TestDatabase) -> None:
@@ -104,15 +114,12 @@ def test_a_failed_first_statement_leaves_the_connection_usable(db: TestDatabase)
 _PROBE = "CREATE TEMP TABLE probe (note text) ON COMMIT DROP"
 
 
-def _pending_audit(db: TestDatabase, request_id: str) -> list[tuple]:
-    conn = db.superuser()
-    with conn.cursor() as cur:
-        cur.execute("SELECT action, details::text FROM audit_event_pending WHERE request_id = %s"
-                    " UNION ALL SELECT action, details::text FROM audit_event"
-                    " WHERE request_id = %s", (request_id, request_id))
-        rows = cur.fetchall()
-    conn.close()
-    return rows
+def _audited(request_id: str) -> list[tuple]:
+    """The committed events of this request, as an auditor's read sees them (chained first)."""
+    chain_audit_trail()
+    return run_in_transaction(lambda: database.execute_sql(
+        "SELECT action, details::text FROM audit_event WHERE request_id = %s",
+        (request_id,)).fetchall())
 
 
 def _audit(request_id: str, note: str = "") -> None:
@@ -137,19 +144,13 @@ def test_a_deferred_statement_keeps_its_place_before_the_next_one(db: TestDataba
 
 
 def test_the_audit_insert_goes_out_with_the_commit(db: TestDatabase) -> None:
-    sent: list[str] = []
-    caller = threading.get_ident()
-    database.obj.query_hooks.append(
-        lambda event: sent.append(event.sql) if threading.get_ident() == caller else None)
-    try:
+    with _sent_from_this_thread() as sent:
         run_in_transaction(lambda: (database.execute_sql("SELECT 1"), _audit("req-commit-1",
                                                                               "100% 完成")))
-    finally:
-        database.obj.query_hooks.pop()
     # (the connection's first audit event PREPAREs the INSERT; it is executed with the COMMIT)
     assert sent[0].endswith("SELECT 1")
     assert not [s for s in sent[1:] if not s.startswith("PREPARE ")]
-    assert _pending_audit(db, "req-commit-1") == [("probe.deferred", '{"note": "100% 完成"}')]
+    assert _audited("req-commit-1") == [("probe.deferred", '{"note": "100% 完成"}')]
 
 
 def test_deferred_statements_roll_back_with_their_transaction_or_savepoint(
@@ -171,15 +172,15 @@ def test_deferred_statements_roll_back_with_their_transaction_or_savepoint(
             pass
 
     run_in_transaction(savepoint_undone)
-    assert _pending_audit(db, "req-rolled-back") == []
-    assert _pending_audit(db, "req-savepoint") == []
-    assert len(_pending_audit(db, "req-kept")) == 1
+    assert _audited("req-rolled-back") == []
+    assert _audited("req-savepoint") == []
+    assert len(_audited("req-kept")) == 1
     assert run_in_transaction(lambda: database.execute_sql("SELECT 2").fetchone()[0]) == 2
 
 
 def test_outside_a_transaction_a_deferred_statement_runs_at_once(db: TestDatabase) -> None:
     run_without_transaction(_audit, "req-autocommit")
-    assert len(_pending_audit(db, "req-autocommit")) == 1
+    assert len(_audited("req-autocommit")) == 1
     with pytest.raises(RuntimeError, match="事务"):
         run_without_transaction(database.obj.defer, "SELECT 1")
 
