@@ -94,23 +94,16 @@ def test_literal_routes_found_by_lookup_only_where_the_list_agrees() -> None:
     assert set(application._exact) == {"/other"}
 
 
-def test_cookies_read_as_tornado_reads_them() -> None:
-    import tornado.web
-    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+def test_cookies_are_found_in_a_crowded_cookie_header(client: Client) -> None:
+    from tests.support.accounts import login, make_user
 
-    from app.core.web import BaseHandler
-
-    header = 'oa_sid=abc123; _xsrf="2|ab|cd|12"; empty=; 名字=值; spaced = v '
-
-    class _Connection:
-        def set_close_callback(self, callback: object) -> None:
-            pass
-
-    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"),
-                                headers=HTTPHeaders({"Cookie": header, "Host": "oa.test"}),
-                                connection=_Connection())
-    handler = BaseHandler(tornado.web.Application(), request)
-    tornado_handler = tornado.web.RequestHandler(tornado.web.Application(), request)
-    for name in ("oa_sid", "_xsrf", "empty", "spaced", "missing"):
-        assert handler.get_cookie(name) == tornado_handler.get_cookie(name), name
-    assert handler.get_cookie("missing", "默认") == "默认"
+    make_user("zhangsan", roles=("staff",))
+    login(client, "zhangsan")
+    client.get("/api/csrf")
+    sid, xsrf = client.cookies["oa_sid"], client.cookies["_xsrf"]
+    header = (f'empty=; theme="dark mode"; oa_sid={sid}; lang=zh-CN; spaced = v ; '
+              f'_xsrf={xsrf}; tail')
+    assert client.get("/account", headers={"Cookie": header}).status_code == 200
+    assert client.get("/account", headers={"Cookie": "oa_sid=; other=1"}).status_code == 302
+    response = client.post("/logout", headers={"Cookie": header, "X-XSRFToken": xsrf})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
