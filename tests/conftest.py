@@ -7,6 +7,7 @@ import dataclasses
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -64,6 +65,7 @@ def _free_port() -> int:
 @dataclasses.dataclass
 class LiveServer:
     url: str
+    application: Any = None  # the Tornado application it serves (settings may be patched)
 
     def client(self) -> Client:
         return Client(self.url)
@@ -108,7 +110,7 @@ def live_server(pg: TestDatabase) -> Iterator[LiveServer]:
     def serve() -> None:
         async def main() -> None:
             cfg = settings()
-            application = make_app(installed_features(), cfg)
+            application = state["application"] = make_app(installed_features(), cfg)
             server = application.listen(port, address="127.0.0.1",
                                         max_body_size=cfg.max_body_mb * 1024 * 1024)
             state["loop"] = asyncio.get_running_loop()
@@ -122,7 +124,7 @@ def live_server(pg: TestDatabase) -> Iterator[LiveServer]:
     thread = threading.Thread(target=serve, daemon=True, name="live-server")
     thread.start()
     ready.wait(10)
-    yield LiveServer(f"http://127.0.0.1:{port}")
+    yield LiveServer(f"http://127.0.0.1:{port}", state.get("application"))
     state["loop"].call_soon_threadsafe(state["stop"].set)
     thread.join(5)
 

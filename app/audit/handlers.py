@@ -114,6 +114,7 @@ def _retention_days() -> int:
 
 class AuditExportHandler(BaseHandler):
     """/audit/export.csv and /audit/export.xlsx: the filtered events as a file (bounded)."""
+    shows_menu = False
 
     @requires("audit.export")
     async def get(self, file_format: str) -> None:

@@ -127,6 +127,7 @@ class LoginTotpHandler(AuthPage):
 class CaptchaHandler(BaseHandler):
     public = True
     allow_pending = True
+    shows_menu = False
 
     async def get(self) -> None:
         token = sessions.new_token()

@@ -60,7 +60,12 @@ class NavItem:
     url: str
     permission: str | None = None  # None: every signed-in user
     order: int = 100
-    badge_url: str | None = None  # JSON {"count": n}, fetched by app.js to badge the item
+    # badge: a count for the item, as one read statement standing alone (no transaction):
+    # (ctx) -> int. It is counted in the same database hop that resolves the session of a page
+    # and rendered with the page; badge_url answers JSON {"count": n} with the same count, for
+    # app.js to refresh the badge in place (and to fill it when a page came without it).
+    badge: Callable[[Any], int] | None = None
+    badge_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class HealthHandler(BaseHandler):
 class MetricsHandler(BaseHandler):
     public = True
     allow_pending = True
+    shows_menu = False
 
     async def get(self) -> None:
         if self.request.remote_ip not in settings().metrics_allow:

@@ -176,6 +176,8 @@ class DocumentUploadHandler(DocumentsPage):
 
 
 class FileDownloadHandler(DocumentsPage):
+    shows_menu = False
+
     async def get(self, file_id: str) -> None:
         version = self.get_argument("version", "")
         wanted = int(version) if version.isdigit() and len(version) < 9 else None
@@ -184,18 +186,24 @@ class FileDownloadHandler(DocumentsPage):
 
 
 class DocumentPdfHandler(DocumentsPage):
+    shows_menu = False
+
     async def get(self, doc_id: str) -> None:
         result = await self.run(service.document_pdf, self.ctx, path_id(doc_id))
         self.send_file(result, inline=self.get_argument("download", "") != "1")
 
 
 class CountersignSheetHandler(DocumentsPage):
+    shows_menu = False
+
     async def get(self, doc_id: str) -> None:
         result = await self.run(service.countersign_sheet_pdf, self.ctx, path_id(doc_id))
         self.send_file(result, inline=True)
 
 
 class ArchivePackageHandler(DocumentsPage):
+    shows_menu = False
+
     async def get(self, doc_id: str) -> None:
         number = path_id(doc_id)
         data = await self.run(archive.export_package, self.ctx, number)
@@ -287,6 +295,8 @@ class ArchiveBrowserHandler(DocumentsPage):
 
 
 class ArchiveItemPackageHandler(DocumentsPage):
+    shows_menu = False
+
     async def get(self, item_id: str) -> None:
         name, data = await self.run(archive.export_item, self.ctx, path_id(item_id))
         self.send_file({"name": name, "media_type": "application/zip", "data": data})

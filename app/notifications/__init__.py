@@ -40,7 +40,7 @@ feature = Feature(
         Permission(ALERTS_SYSTEM, "查看系统告警（系统管理员）", Duty.SYSTEM),
         Permission(ALERTS_SECURITY, "查看系统告警（安全管理员）", Duty.SECURITY),
     ],
-    nav=[NavItem("通知", "/notifications", order=95,
+    nav=[NavItem("通知", "/notifications", order=95, badge=service.unread_count,
                  badge_url="/api/notifications/unread-count")],
     widgets=[_alerts_widget("alerts_system", ALERTS_SYSTEM),
              _alerts_widget("alerts_security", ALERTS_SECURITY)],

@@ -17,6 +17,7 @@ import peewee as pw
 from app.audit.service import record
 from app.core.context import Principal, RequestContext
 from app.core.errors import NotAuthenticated, NotFound
+from app.core.sql import Compiled, count_of
 from app.notifications.models import SEVERITY_TITLES, Notification
 from app.notifications.webhook import WEBHOOK_BODY
 
@@ -147,7 +148,11 @@ def receive_spooled(ctx: RequestContext, body: dict[str, Any],
 # ---- a user's own notifications ----------------------------------------------------------------
 
 def _mine(principal: Principal) -> pw.Expression:
-    return Notification.user_id == principal.user_id
+    return _of_user(principal.user_id)
+
+
+def _of_user(user_id: int) -> pw.Expression:
+    return Notification.user_id == user_id
 
 
 def notification_values(row: Notification) -> dict[str, Any]:
@@ -171,10 +176,14 @@ def list_notifications(ctx: RequestContext, *, unread_only: bool = False,
             "pages": max(1, -(-total // PAGE_SIZE)), "unread": unread_count(ctx)}
 
 
+# counted with every page (the nav badge): its SQL made once and the statement prepared
+_UNREAD_COUNT = Compiled(lambda user: count_of(
+    Notification.select().where(_of_user(user) & Notification.read_at.is_null())), user=int)
+
+
 def unread_count(ctx: RequestContext) -> int:
     """The nav badge: my unread notifications."""
-    principal = _principal(ctx)
-    return Notification.select().where(_mine(principal) & Notification.read_at.is_null()).count()
+    return _UNREAD_COUNT.scalar(user=_principal(ctx).user_id)
 
 
 def mark_read(ctx: RequestContext, notification_id: int) -> None:

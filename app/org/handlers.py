@@ -300,6 +300,8 @@ class ImportHandler(OrgPage):
 
 
 class ImportTemplateHandler(OrgPage):
+    shows_menu = False
+
     @requires(MANAGE)
     async def get(self) -> None:
         from app.core.db import run_blocking

@@ -88,6 +88,7 @@ class ReportHandler(BaseHandler):
 
 class ExportHandler(BaseHandler):
     """/statistics/<report>.xlsx: the same tables as the page, every row."""
+    shows_menu = False
 
     @requires(scope.VIEW)
     async def get(self, key: str) -> None:

@@ -77,6 +77,12 @@ def _widget_todo(ctx: Any) -> dict[str, Any]:
     return service.widget_todo(ctx)
 
 
+def _todo_count(ctx: Any) -> int:
+    from app.workflow import service
+
+    return service.todo_count(ctx)
+
+
 def _widget_my_approvals(ctx: Any) -> dict[str, Any]:
     from app.workflow import service
 
@@ -95,7 +101,7 @@ feature = Feature(
                    staff_default=False),
     ],
     nav=[
-        NavItem("待办", "/todo", order=10, badge_url="/api/todo/count"),
+        NavItem("待办", "/todo", order=10, badge=_todo_count, badge_url="/api/todo/count"),
         NavItem("流程设计", "/workflow/design", permission=DESIGN, order=890),
     ],
     widgets=[

@@ -195,6 +195,8 @@ class InstanceActionPage(WorkflowPage):
 
 
 class InstanceDiagram(WorkflowPage):
+    shows_menu = False
+
     async def get(self, instance_id: str) -> None:
         def load(ctx: Any, iid: int) -> str:
             inst = engine.visible_instance(ctx, iid)
@@ -433,6 +435,8 @@ class DesignActionPage(WorkflowPage):
 
 
 class DesignExportPage(WorkflowPage):
+    shows_menu = False
+
     @requires(DESIGN)
     async def get(self, definition_id: str) -> None:
         name, text = await self.run(design.export_yaml, self.ctx, _number(definition_id))
@@ -442,6 +446,8 @@ class DesignExportPage(WorkflowPage):
 
 
 class DesignDiagram(WorkflowPage):
+    shows_menu = False
+
     @requires(DESIGN)
     async def get(self, definition_id: str) -> None:
         def load(ctx: Any, did: int) -> str:

@@ -107,3 +107,43 @@ def test_cookies_are_found_in_a_crowded_cookie_header(client: Client) -> None:
     assert client.get("/account", headers={"Cookie": "oa_sid=; other=1"}).status_code == 302
     response = client.post("/logout", headers={"Cookie": header, "X-XSRFToken": xsrf})
     assert response.status_code == 302 and response.headers["Location"] == "/login"
+
+
+def test_a_page_comes_with_its_menu_badges_counted(client: Client, live_server,
+                                                   monkeypatch) -> None:
+    """The badges are counted in the hop that resolves the session, for a page only; a badge
+    that fails leaves its link to app.js (no data-badge-counted) and the page stands."""
+    from app.core.features import NavItem
+    from tests.support.accounts import login, make_user
+
+    user = make_user("zhangsan", roles=("staff",))
+    counted: list[int | None] = []
+
+    def mine(ctx) -> int:
+        counted.append(ctx.user_id)
+        return 7
+
+    def broken(ctx) -> int:
+        raise RuntimeError("badge query failed")
+
+    monkeypatch.setitem(live_server.application.settings, "nav", [
+        NavItem("待办", "/todo", badge=mine, badge_url="/api/todo/count"),
+        NavItem("通知", "/notifications", badge=broken,
+                badge_url="/api/notifications/unread-count"),
+        NavItem("空", "/documents", badge=lambda ctx: 0, badge_url="/api/todo/count"),
+        NavItem("管理", "/admin", permission="no.such.permission", badge=mine),
+    ])
+    login(client, "zhangsan")
+    page = client.get("/account").text
+    assert counted == [user.id]
+    assert ('data-badge-url="/api/todo/count" data-badge-counted>待办'
+            '<span class="badge danger nav-badge">7</span></a>') in page
+    assert 'data-badge-url="/api/notifications/unread-count">通知</a>' in page
+    assert 'data-badge-counted>空<span class="badge danger nav-badge hidden">0</span>' in page
+    assert "管理" not in page
+
+    for path, headers in (("/api/todo/count", {}), ("/account", {"Accept": "application/json"}),
+                          ("/login/captcha", {})):
+        assert client.get(path, headers=headers).status_code == 200, path
+    assert client.post("/logout").status_code == 302
+    assert counted == [user.id]

@@ -35,7 +35,8 @@ def test_list_badge_and_mark_read(client, sql, staff):
     page = client.get("/notifications")
     assert page.status_code == 200
     assert "第一条通知" in page.text and "早已读过" in page.text and "别人的通知" not in page.text
-    assert 'data-badge-url="/api/notifications/unread-count"' in page.text
+    assert ('data-badge-url="/api/notifications/unread-count" data-badge-counted>通知'
+            '<span class="badge danger nav-badge">2</span>') in page.text
     unread = client.get("/notifications?unread=1").text
     assert "早已读过" not in unread
 

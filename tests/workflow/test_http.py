@@ -17,6 +17,7 @@ def test_todo_pages_task_page_and_api(client, bureau, live_server) -> None:
     assert page.status_code == 200
     assert page.text.index("特急请示") < page.text.index("普通请示")
     assert 'id="todo-count">2<' in page.text
+    assert 'data-badge-counted>待办<span class="badge danger nav-badge">2</span>' in page.text
     count = client.get("/api/todo/count").json()["count"]
     listed = client.get("/api/todo").json()
     assert count == len(listed["items"]) == 2
@@ -28,7 +29,9 @@ def test_todo_pages_task_page_and_api(client, bureau, live_server) -> None:
     done = client.post(f"/workflow/tasks/{task}/approve", data={"comment": "同意上报"})
     assert done.status_code == 302 and done.headers["Location"] == "/todo?done=approve"
     assert client.get("/api/todo/count").json()["count"] == 1
-    assert "特急请示" in client.get("/todo/done").text
+    done_page = client.get("/todo/done").text
+    assert "特急请示" in done_page
+    assert 'data-badge-counted>待办<span class="badge danger nav-badge">1</span>' in done_page
     again = client.post(f"/api/workflow/tasks/{task}/approve", json={"comment": "再次"})
     assert again.status_code == 409
     for path in ("/todo/mine", "/todo/circulate", "/workflow/delegations", "/workflow/phrases"):

@@ -41,8 +41,11 @@
   });
 
   // <a data-badge-url="/api/...">: a count badge from the same query as the page it opens.
-  async function refreshBadges() {
-    for (const link of document.querySelectorAll("a[data-badge-url]")) {
+  // The server counts it with the page (data-badge-counted); on load only a link that came
+  // without its count asks for it; refreshBadges(true) asks for all of them again.
+  async function refreshBadges(all) {
+    const links = all ? "a[data-badge-url]" : "a[data-badge-url]:not([data-badge-counted])";
+    for (const link of document.querySelectorAll(links)) {
       const answer = await api("GET", link.dataset.badgeUrl);
       if (!answer.ok || !answer.data) continue;
       let badge = link.querySelector(".nav-badge");
