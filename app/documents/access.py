@@ -143,14 +143,21 @@ def visible(model: Any, condition: pw.Expression | None, row_id: int) -> bool:
 
 
 def can_view_outgoing(ctx: RequestContext, doc: Any) -> bool:
-    """Clearance aside (see check_clearance): may the actor see this 发文?"""
-    return ctx.principal is not None and visible(OutgoingDocument, outgoing_condition(ctx),
-                                                 doc.id)
+    """Clearance aside (see check_clearance): may the actor see this 发文? Its drafter may, as
+    outgoing_condition grants first; known without building and running that condition (the
+    drafter's own submit checked it twice at 8 % of the mixed load's CPU, finding 43)."""
+    if ctx.principal is None:
+        return False
+    return (doc.drafter_id == ctx.principal.user_id
+            or visible(OutgoingDocument, outgoing_condition(ctx), doc.id))
 
 
 def can_view_incoming(ctx: RequestContext, incoming: Any) -> bool:
-    return ctx.principal is not None and visible(IncomingDocument, incoming_condition(ctx),
-                                                 incoming.id)
+    """Clearance aside: may the actor see this 收文? Whoever registered it may (as above)."""
+    if ctx.principal is None:
+        return False
+    return (incoming.registered_by_id == ctx.principal.user_id
+            or visible(IncomingDocument, incoming_condition(ctx), incoming.id))
 
 
 def require_outgoing(ctx: RequestContext, doc) -> None:

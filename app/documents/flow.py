@@ -112,7 +112,7 @@ def submit(ctx: RequestContext, doc_id: int, comment: str = "") -> dict[str, Any
     started = engine.start(ctx, OUTGOING_FLOW, title=doc.title, business_type=OUTGOING,
                            business_id=str(doc.id), urgency=URGENCY_BY_TITLE.get(doc.urgency, 0),
                            form=form, comment=comment)
-    service.attach_workflow(ctx, doc.id, started["instance_id"])
+    service.attach_workflow(ctx, doc, started["instance_id"])
     _drafting_opinion(ctx, doc.id, comment, None)
     return started
 

@@ -218,9 +218,9 @@ def update_draft(ctx: RequestContext, doc_id: int, raw: Mapping[str, Any]) -> di
     return {"id": doc.id}
 
 
-def attach_workflow(ctx: RequestContext, doc_id: int, instance_id: int) -> None:
-    """Join a started flow instance to the document (the flow's 拟稿 submit)."""
-    doc = visible_outgoing(ctx, doc_id, for_update=True)
+def attach_workflow(ctx: RequestContext, doc: OutgoingDocument, instance_id: int) -> None:
+    """Join a started flow instance to the document (the flow's 拟稿 submit), which the caller
+    has read visible and locked (visible_outgoing(..., for_update=True)) in this transaction."""
     if doc.workflow_instance_id is not None:
         raise Conflict("该公文已在流转中")
     OutgoingDocument.update(workflow_instance_id=instance_id, status="in_flow",
