@@ -1,9 +1,11 @@
 """Profile the platform under the benchmark's load: py-spy on every worker process.
 
     python -m bench.profile --path /api/todo --seconds 20 [--concurrency 16] [--idle]
+    python -m bench.profile --mix --seconds 40 [--concurrency 100] [--think 1]
 
 Starts the platform on a fresh copy of the seeded template, signs in `concurrency` seeded
-staff, requests `path` back to back for `seconds` while `py-spy record` samples each worker
+staff, requests `path` back to back (or, with --mix, has them do the load's mix of staff work
+with `think` seconds between actions) for `seconds` while `py-spy record` samples each worker
 (only the thread holding the GIL, i.e. Python's CPU, unless --wall), and prints the functions
 with the largest inclusive share of samples (raw stacks stay under var/bench/profile/).
 PostgreSQL's side: the backends' wait events are sampled (what tells lock waits from work);
@@ -18,6 +20,7 @@ import asyncio
 import collections
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -58,17 +61,28 @@ def top_frames(collapsed: list[Path], limit: int = 45) -> list[tuple[str, float]
             if any(w in frame for w in wanted)][:limit]
 
 
-async def _load(path: str, users: list[str], seconds: float, concurrency: int) -> tuple[int, int]:
+async def _load(path: str | None, users: list[str], seconds: float, concurrency: int,
+                think: float, signed_in: threading.Event) -> tuple[int, int]:
+    """Load for `seconds`: `path` back to back, or (path None) the mix of staff work."""
     connector = aiohttp.TCPConnector(limit=0)
     recorder = load.Recorder()
     import random
 
     vus = [load.VirtualUser(f"http://127.0.0.1:{APP_PORT}", u, BENCH_PASSWORD, connector,
-                            recorder, random.Random(1), 1.0) for u in users[:concurrency]]
-    assert all(await asyncio.gather(*(vu.login() for vu in vus)))
-    count, errors, _ = await load.closed_loop(
-        [f"http://127.0.0.1:{APP_PORT}{path}"], [vu.session.cookie_jar for vu in vus], seconds,
-        concurrency, connector)
+                            recorder, random.Random(n), think)
+           for n, u in enumerate(users[:concurrency])]
+    for index in range(0, len(vus), 8):  # as the benchmark signs in: Argon2 is costly
+        assert all(await asyncio.gather(*(vu.login() for vu in vus[index:index + 8])))
+    signed_in.set()
+    if path is None:
+        recorder.samples = []
+        await asyncio.gather(*(vu.run(time.monotonic() + seconds) for vu in vus))
+        count, errors = len(recorder.samples), sum(not s.ok for s in recorder.samples)
+        print("各操作次数：", dict(collections.Counter(s.action for s in recorder.samples)))
+    else:
+        count, errors, _ = await load.closed_loop(
+            [f"http://127.0.0.1:{APP_PORT}{path}"], [vu.session.cookie_jar for vu in vus],
+            seconds, concurrency, connector)
     for vu in vus:
         await vu.close()
     await connector.close()
@@ -107,6 +121,9 @@ def main() -> None:
     parser.add_argument("--path", default="/api/todo")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--mix", action="store_true",
+                        help="以基准的混合操作（有思考时间）代替对 --path 的连续请求")
+    parser.add_argument("--think", type=float, default=1.0, help="--mix 的平均思考时间（秒）")
     parser.add_argument("--statements", action="store_true",
                         help="本次以 pg_stat_statements 启动集群，列出各语句的执行与计划耗时")
     parser.add_argument("--wall", action="store_true",
@@ -130,6 +147,17 @@ def main() -> None:
         time.sleep(1)
         workers = [pid for pid in _children(platform.pid) if pid != platform.pid]
         py_spy = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy")
+        loop_result: dict = {}
+        signed_in = threading.Event()
+
+        def run_load() -> None:
+            loop_result["v"] = asyncio.run(_load(None if args.mix else args.path, users,
+                                                 args.seconds, args.concurrency, args.think,
+                                                 signed_in))
+
+        thread = threading.Thread(target=run_load)
+        thread.start()
+        signed_in.wait()  # the sign-ins (Argon2) are not what is profiled
         for pid in workers:
             command = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
                        "--duration", str(int(args.seconds)), "--output",
@@ -138,25 +166,15 @@ def main() -> None:
                 command.append("--gil")
             spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
-        loop_result: dict = {}
-
-        def run_load() -> None:
-            loop_result["v"] = asyncio.run(_load(args.path, users, args.seconds,
-                                                 args.concurrency))
-
-        import threading
-
-        thread = threading.Thread(target=run_load)
-        thread.start()
         if args.statements:
-            time.sleep(3)  # past the sign-ins
             pg.psql("SELECT pg_stat_statements_reset()", database=RUN_DB)
-        waits = _sample_waits(pg, args.seconds - 2 - (3 if args.statements else 0))
+        waits = _sample_waits(pg, args.seconds - 2)
         thread.join()
         for spy in spies:
             spy.wait(60)
         count, errors = loop_result["v"]
-        print(f"{args.path}: {count / args.seconds:.0f} 次/秒，错误 {errors}")
+        print(f"{'混合操作' if args.mix else args.path}: {count / args.seconds:.0f} 次/秒，"
+              f"错误 {errors}")
         print("数据库后端状态采样：", dict(waits.most_common(8)))
         files = [OUT / f"worker-{pid}.txt" for pid in workers]
         print("--- 各函数（含调用）占采样的百分比，两个进程合计")
