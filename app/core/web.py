@@ -311,8 +311,7 @@ class BaseHandler(tornado.web.RequestHandler):
         kept = self.__dict__.get("_nav")
         if kept is not None and kept[0] is self.principal:
             return kept[1]
-        items = self.application.settings.get("nav", []) if self.principal else []
-        visible = _visible_items(items, self.principal)
+        visible = _visible_items(self.application.settings.get("nav", []), self.principal)
         self._nav = (self.principal, visible)
         return visible
 
