@@ -42,17 +42,6 @@ def add_rule(rule: AccessRule) -> None:
         _rules.append(rule)
 
 
-def department_chain(dept_id: int) -> list[int]:
-    """The department and its ancestors, nearest first."""
-    chain: list[int] = []
-    current: int | None = dept_id
-    while current is not None and current not in chain and len(chain) < 64:
-        chain.append(current)
-        row = Department.get_or_none(Department.id == current)
-        current = row.parent_id if row else None
-    return chain
-
-
 def led_departments(user_id: int) -> set[int]:
     """Departments the user leads (正职 or 副职), with every department below them."""
     led = [d.id for d in Department.select(Department.id).where(Department.leader_id == user_id)]

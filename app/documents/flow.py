@@ -41,8 +41,8 @@ from app.documents.models import (
     Opinion,
     OutgoingDocument,
 )
-from app.org.models import Department, User
-from app.org.service import leader_of
+from app.org.models import User
+from app.org.service import active_department_named, department, department_top, leader_of
 from app.workflow import design, engine
 from app.workflow.business import register_business
 from app.workflow.models import URGENCY_BY_TITLE, Definition, History, Instance, Task
@@ -77,15 +77,7 @@ def install_flows() -> list[str]:
 
 # ---- the bureau's structure ---------------------------------------------------------------------
 def _department_named(setting: str, default: str) -> int | None:
-    name = settings().extra.get(setting, default)
-    found = (Department.select(Department.id)
-             .where((Department.name == name) & (Department.active == True))  # noqa: E712
-             .order_by(Department.id).first())
-    return found.id if found else None
-
-
-def _top_of(dept_id: int) -> int:
-    return access.department_chain(dept_id)[-1]
+    return active_department_named(settings().extra.get(setting, default))
 
 
 # ---- 发文 ---------------------------------------------------------------------------------------
@@ -96,7 +88,7 @@ def outgoing_form(doc: OutgoingDocument) -> dict[str, Any]:
         "会签部门": [int(d) for d in doc.countersign_dept_ids] or None,
         "法规审核部门": _department_named("doc_legal_department", "法制大队"),
         "核稿部门": _department_named("doc_office_department", "办公室"),
-        "签发部门": _top_of(doc.drafting_department_id),
+        "签发部门": department_top(doc.drafting_department_id).id,
     }
 
 
@@ -118,9 +110,9 @@ def submit(ctx: RequestContext, doc_id: int, comment: str = "") -> dict[str, Any
 
 
 def _drafting_opinion(ctx: RequestContext, doc_id: int, text: str, task_id: int | None) -> None:
-    user = User.get_by_id(ctx.user_id)
-    dept = Department.get_by_id(user.department_id)
-    Opinion.create(document=doc_id, kind="drafting", department=dept.id, user=user.id,
+    user = service.actor(ctx)
+    dept = department(user.department_id)
+    Opinion.create(document=doc_id, kind="drafting", department=dept.id, user=user.user_id,
                    user_name=user.name, department_name=dept.name, text=text or "提交",
                    task_id=task_id, created_at=now())
 
@@ -180,7 +172,7 @@ def incoming_form(incoming: IncomingDocument, clerk_id: int) -> dict[str, Any]:
     readers = [u.id for u in User.select(User.id).where(
         (User.department == dept) & (User.status == "active") & (User.id != clerk_id))
         .order_by(User.sort_order, User.id)]
-    return {"经办人": [clerk_id], "收文部门": dept, "批办部门": _top_of(dept),
+    return {"经办人": [clerk_id], "收文部门": dept, "批办部门": department_top(dept).id,
             "承办部门": [dept], "传阅人员": readers or [clerk_id]}
 
 

@@ -23,6 +23,7 @@ from app.core.errors import ValidationError
 from app.documents.constants import DEFAULT_OUTGOING_PATTERN
 from app.documents.models import NumberRule
 from app.org.models import Department
+from app.org.service import DepartmentIndex
 
 _TAKE = (
     "INSERT INTO doc_counter (kind, code, year, last_value) VALUES (%s, %s, %s, 1) "
@@ -41,14 +42,10 @@ def take_number(kind: str, code: str, year: int) -> int:
 
 def numbering_department(dept_id: int) -> Department:
     """The department itself or its nearest ancestor that has a 机关代字 (doc_code)."""
-    seen: set[int] = set()
-    current = Department.get_or_none(Department.id == dept_id)
-    while current is not None and current.id not in seen:
-        if current.doc_code.strip():
-            return current
-        seen.add(current.id)
-        current = (Department.get_or_none(Department.id == current.parent_id)
-                   if current.parent_id else None)
+    index = DepartmentIndex.load()
+    for current in index.chain(dept_id):
+        if index.rows[current].doc_code.strip():
+            return index.rows[current]
     raise ValidationError({"drafting_department_id": "起草部门及其上级部门均未设置机关代字，"
                            "无法编号，请系统管理员在组织机构中设置"},
                           message="未设置机关代字，无法编号")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.audit.service import record
-from app.core.context import RequestContext
+from app.core.context import Principal, RequestContext
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.forms import Schema
@@ -46,6 +46,7 @@ from app.documents.models import (
     OutgoingDocument,
 )
 from app.org.models import Department, User
+from app.org.service import department, department_top
 
 PAGE_SIZE = 20
 EDITABLE_STATUSES = {"draft", "in_flow"}
@@ -87,10 +88,11 @@ def visible_incoming(ctx: RequestContext, incoming_id: int, for_update: bool = F
     return incoming
 
 
-def _actor(ctx: RequestContext) -> User:
+def actor(ctx: RequestContext) -> Principal:
+    """Who acts, as the request resolved them (name and department current at its start)."""
     if ctx.principal is None:
         raise PermissionDenied()
-    return User.get_by_id(ctx.principal.user_id)
+    return ctx.principal
 
 
 def _require_step(ctx: RequestContext, doc: OutgoingDocument, by_flow: bool) -> None:
@@ -148,9 +150,7 @@ def _resolve_receipts(text: str, errors: dict[str, str]) -> list[int]:
 
 def _default_authority(dept: Department) -> str:
     """The 发文机关 of a department: the top of its tree (the bureau)."""
-    chain = access.department_chain(dept.id)
-    top = Department.get_by_id(chain[-1])
-    return top.name
+    return department_top(dept.id).name
 
 
 def _serial_no(dept: Department, year: int) -> str:
@@ -172,9 +172,9 @@ def create_draft(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     """A new 发文稿纸 by the actor, in the actor's department, with its 流水号."""
     ctx.require(access.DRAFT)
     data = _clean_draft(raw)
-    user = _actor(ctx)
+    user = actor(ctx)
     access.check_clearance(ctx, data["secrecy"])
-    dept = Department.get_by_id(user.department_id)
+    dept = department(user.department_id)
     stamp = now()
     values = {k: data[k] for k in _DRAFT_COLUMNS}
     values["issuing_authority"] = values["issuing_authority"] or _default_authority(dept)
@@ -182,7 +182,7 @@ def create_draft(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
         values["printed_by"] = numbering.numbering_department_or_none(dept.id) or dept.name
     doc = OutgoingDocument.create(
         **values, serial_no=_serial_no(dept, local_today().year), drafting_department=dept.id,
-        drafter=user.id, created_at=stamp, updated_at=stamp)
+        drafter=user.user_id, created_at=stamp, updated_at=stamp)
     _save_links(doc.id, data["related_ids"])
     record(ctx, "documents.outgoing.create", object_type="outgoing_document", object_id=doc.id,
            details={"title": doc.title, "serial_no": doc.serial_no})
@@ -284,7 +284,7 @@ def document_view(doc: OutgoingDocument) -> dict[str, Any]:
         direction_title=DIRECTIONS[doc.direction], secrecy_title=SECRECY_TITLES[doc.secrecy],
         secrecy_mark=secrecy_mark(doc), disclosure_title=DISCLOSURES[doc.disclosure],
         drafter_name=User.get_by_id(doc.drafter_id).name,
-        department_name=Department.get_by_id(doc.drafting_department_id).name,
+        department_name=department(doc.drafting_department_id).name,
         main_to_departments=_names(list(doc.main_to_dept_ids), Department),
         cc_departments=_names(list(doc.cc_dept_ids), Department),
         countersign_departments=_names(list(doc.countersign_dept_ids), Department),
@@ -460,12 +460,12 @@ def add_opinion(ctx: RequestContext, doc_id: int, kind: str, text: str = "", *,
         raise ValidationError({"text": "意见不能超过2000个字符"})
     doc = _outgoing_or_404(doc_id, for_update=True)
     _require_step(ctx, doc, by_flow)
-    user = _actor(ctx)
+    user = actor(ctx)
     dept_id = department_id or user.department_id
     if kind == "countersign" and dept_id not in doc.countersign_dept_ids:
         raise ValidationError({"department_id": "该部门不在会签部门之列"})
-    dept = Department.get_by_id(dept_id)
-    op = Opinion.create(document=doc.id, kind=kind, department=dept.id, user=user.id,
+    dept = department(dept_id)
+    op = Opinion.create(document=doc.id, kind=kind, department=dept.id, user=user.user_id,
                         user_name=user.name, department_name=dept.name, text=text or "",
                         task_id=task_id, created_at=now())
     record(ctx, "documents.outgoing.opinion", object_type="outgoing_document", object_id=doc.id,
@@ -481,15 +481,15 @@ def sign(ctx: RequestContext, doc_id: int, opinion: str = "同意", *, task_id: 
     _require_step(ctx, doc, by_flow)
     if doc.status not in ("draft", "in_flow", "signed"):
         raise Conflict(f"公文{OUTGOING_STATUS[doc.status]}，不能再签发")
-    user = _actor(ctx)
+    user = actor(ctx)
     stamp = now()
     issued_on = local_date(stamp)
-    OutgoingDocument.update(signer=user.id, signer_name=user.name, signed_at=stamp,
+    OutgoingDocument.update(signer=user.user_id, signer_name=user.name, signed_at=stamp,
                             issued_on=issued_on, status="signed", updated_at=stamp,
                             lock_version=doc.lock_version + 1
                             ).where(OutgoingDocument.id == doc.id).execute()
-    dept = Department.get_by_id(user.department_id)
-    Opinion.create(document=doc.id, kind="sign", department=dept.id, user=user.id,
+    dept = department(user.department_id)
+    Opinion.create(document=doc.id, kind="sign", department=dept.id, user=user.user_id,
                    user_name=user.name, department_name=dept.name, text=opinion or "",
                    task_id=task_id, created_at=stamp)
     record(ctx, "documents.outgoing.sign", object_type="outgoing_document", object_id=doc.id,
@@ -531,10 +531,10 @@ def seal(ctx: RequestContext, doc_id: int, *, seal_text: str | None = None,
     if doc.status != "numbered":
         raise Conflict("公文须先签发、编号，才能用印")
     validation.check(document_view(doc), "issue")
-    user = _actor(ctx)
+    user = actor(ctx)
     stamp = now()
     OutgoingDocument.update(
-        seal_supervisor=user.id, seal_supervisor_name=user.name, sealed_at=stamp,
+        seal_supervisor=user.user_id, seal_supervisor_name=user.name, sealed_at=stamp,
         seal_text=seal_text if seal_text is not None else (doc.seal_text
                                                            or doc.issuing_authority),
         printed_on=local_date(stamp), status="sealed", updated_at=stamp,
@@ -567,7 +567,7 @@ def distribute(ctx: RequestContext, doc_id: int, *, by_flow: bool = False) -> di
         kind = "main" if dept_id in doc.main_to_dept_ids else "cc"
         copies = (doc.main_to_copies if kind == "main" else doc.cc_copies) or 1
         incoming = _receive_copy(ctx, doc, dept_id, copies)
-        dept = Department.get_by_id(dept_id)
+        dept = department(dept_id)
         Distribution.create(document=doc.id, recipient_kind=kind, recipient_name=dept.name,
                             department=dept_id, copies=copies, incoming=incoming.id,
                             sent_by=ctx.principal.user_id, sent_at=stamp)
@@ -579,7 +579,7 @@ def distribute(ctx: RequestContext, doc_id: int, *, by_flow: bool = False) -> di
                                 copies=copies, sent_by=ctx.principal.user_id, sent_at=stamp)
     for user in User.select().where(User.id.in_(list(doc.internal_cc_user_ids) or [0])):
         Distribution.create(document=doc.id, recipient_kind="internal", recipient_name=user.name,
-                            user=user.id, copies=doc.internal_cc_copies or 1,
+                            user=user.user_id, copies=doc.internal_cc_copies or 1,
                             sent_by=ctx.principal.user_id, sent_at=stamp)
     OutgoingDocument.update(status="distributed", distributed_at=stamp, updated_at=stamp,
                             lock_version=doc.lock_version + 1
@@ -592,9 +592,7 @@ def distribute(ctx: RequestContext, doc_id: int, *, by_flow: bool = False) -> di
 def set_number_pattern(ctx: RequestContext, dept_id: int, pattern: str) -> None:
     """Configure a numbering department's 发文字号 pattern (公文管理员 over all)."""
     ctx.require(access.ADMIN, Scope.ALL)
-    dept = Department.get_or_none(Department.id == dept_id)
-    if dept is None:
-        raise NotFound("部门不存在")
+    dept = department(dept_id)
     numbering.check_pattern(pattern)
     NumberRule.insert(department=dept.id, pattern=pattern, updated_at=now()).on_conflict(
         conflict_target=[NumberRule.department],
@@ -620,7 +618,7 @@ def register_incoming(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, 
     access.check_clearance(ctx, data["secrecy"])
     if data.get("due_on") and data["due_on"] < data["received_on"]:
         raise ValidationError({"due_on": "办理时限不能早于收文日期"})
-    user = _actor(ctx)
+    user = actor(ctx)
     try:
         receipt_no, code, year, n = _take_receipt_no(user.department_id)
     except ValidationError:
@@ -630,7 +628,7 @@ def register_incoming(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, 
     incoming = IncomingDocument.create(
         **data, status="registered", receipt_no=receipt_no, receipt_code=code,
         receipt_year=year, receipt_seq=n, department=user.department_id,
-        registered_by=user.id, registered_at=stamp, created_at=stamp)
+        registered_by=user.user_id, registered_at=stamp, created_at=stamp)
     record(ctx, "documents.incoming.register", object_type="incoming_document",
            object_id=incoming.id, details={"receipt_no": receipt_no})
     return {"id": incoming.id, "receipt_no": receipt_no}

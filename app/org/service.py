@@ -2,7 +2,7 @@
 
 Every function taking `ctx` first is a unit of work's body (see app.core.db): it authorises
 the actor against the objects it touches and records an audit row in the same transaction.
-The helpers without `ctx` (`department_subtree_ids`, `department_path`, `leader_of`) are
+The helpers without `ctx` (`department`, `department_path`, `leader_of`, ...) are
 building blocks for other features' services and do neither.
 """
 
@@ -86,15 +86,22 @@ class DepartmentIndex:
             index.children.setdefault(dept.parent_id, []).append(dept.id)
         return index
 
-    def path(self, dept_id: int) -> list[str]:
-        names: list[str] = []
-        seen: set[int] = set()
+    def chain(self, dept_id: int) -> list[int]:
+        """The department and every department above it, nearest first (empty if unknown)."""
+        ids: list[int] = []
         current: int | None = dept_id
-        while current is not None and current in self.rows and current not in seen:
-            seen.add(current)
-            names.append(self.rows[current].name)
+        while current is not None and current in self.rows and current not in ids:
+            ids.append(current)
             current = self.rows[current].parent_id
-        return names[::-1]
+        return ids
+
+    def path(self, dept_id: int) -> list[str]:
+        return [self.rows[d].name for d in reversed(self.chain(dept_id))]
+
+    def named(self, name: str) -> int | None:
+        """The active department of this name (the oldest, should two share it)."""
+        return min((d.id for d in self.rows.values() if d.active and d.name == name),
+                   default=None)
 
     def label(self, dept_id: int | None) -> str:
         """The path without the bureau itself: 刑侦支队/一大队 (the root shows its own name)."""
@@ -148,23 +155,39 @@ def department_path(dept_id: int) -> list[str]:
     return DepartmentIndex.load().path(dept_id)
 
 
+def department(dept_id: int) -> Department:
+    """A department (disabled ones too) from the kept tree: read it, never change it."""
+    found = DepartmentIndex.load().rows.get(dept_id)
+    if found is None:
+        raise NotFound("部门不存在")
+    return found
+
+
+def department_top(dept_id: int) -> Department:
+    """The department at the top of this one's tree (the bureau)."""
+    index = DepartmentIndex.load()
+    chain = index.chain(dept_id)
+    if not chain:
+        raise NotFound("部门不存在")
+    return index.rows[chain[-1]]
+
+
+def active_department_named(name: str) -> int | None:
+    return DepartmentIndex.load().named(name)
+
+
 def leader_of(dept_id: int, inherit: bool = True) -> int | None:
     """The active leader's user id of a department; with `inherit`, the nearest department
     above that has one (an 大队 without a leader answers to its 支队's)."""
     index = DepartmentIndex.load()
-    current: int | None = dept_id
-    seen: set[int] = set()
-    while current is not None and current in index.rows and current not in seen:
-        seen.add(current)
-        leader_id = index.rows[current].leader_id
-        if leader_id is not None and User.get_or_none(
-            (User.id == leader_id) & (User.status == "active")
-        ):
-            return leader_id
-        if not inherit:
-            return None
-        current = index.rows[current].parent_id
-    return None
+    chain = index.chain(dept_id)
+    candidates = [leader for d in (chain if inherit else chain[:1])
+                  if (leader := index.rows[d].leader_id) is not None]
+    if not candidates:
+        return None
+    active = {u for (u,) in User.select(User.id).where(User.id.in_(candidates)
+                                                       & (User.status == "active")).tuples()}
+    return next((c for c in candidates if c in active), None)
 
 
 def deputies_of(dept_id: int) -> list[int]:

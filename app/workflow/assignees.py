@@ -7,7 +7,7 @@ from typing import Any
 
 from app.auth.models import Role, UserRole
 from app.org.models import User, UserDepartment
-from app.org.service import leader_of
+from app.org.service import department, leader_of
 
 
 def _active(ids: Iterable[int]) -> list[int]:
@@ -24,13 +24,13 @@ def _ordered(query) -> list[int]:
 
 
 def own_leader(user_id: int) -> int | None:
-    """The leader of the user's department; a leader's own leader is the one above."""
-    user = User.get_or_none(User.id == user_id)
-    if user is None:
+    """The active leader of the user's department; a leader's own leader is the one above."""
+    dept_id = User.select(User.department).where(User.id == user_id).scalar()
+    if dept_id is None:
         return None
-    leader = leader_of(user.department_id)
+    leader = leader_of(dept_id)
     if leader == user_id:
-        parent = user.department.parent_id
+        parent = department(dept_id).parent_id
         leader = leader_of(parent) if parent else None
     return leader
 
@@ -68,10 +68,10 @@ def resolve(rule: dict[str, Any], *, initiator_id: int, initiator_dept_id: int |
                                                    | User.id.in_(secondary)))
     if kind == "initiator_leader":
         leader = own_leader(initiator_id)
-        return _active([leader] if leader else [])
+        return [leader] if leader else []
     if kind == "previous_leader":
         leader = own_leader(previous_actor_id or initiator_id)
-        return _active([leader] if leader else [])
+        return [leader] if leader else []
     if kind == "form_field":
         values = _ids(form.get(rule.get("field"), []))
         if rule.get("target") == "department_leaders":

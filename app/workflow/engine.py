@@ -107,6 +107,7 @@ _graph_cache = _GraphCache()
 class Head:
     """What identifies a flow version, without its graph."""
 
+    id: int
     code: str
     name: str
     version: int
@@ -117,7 +118,7 @@ class Head:
 def _read_heads() -> dict[int, Head]:
     query = Definition.select(Definition.id, Definition.code, Definition.name, Definition.version,
                               Definition.status, Definition.published_at).tuples()
-    return {row[0]: Head(*row[1:]) for row in query}
+    return {row[0]: Head(*row) for row in query}
 
 
 _kept_heads = Kept("workflow", _read_heads)
@@ -157,10 +158,10 @@ def graph_of(definition_id: int) -> Graph:
     return graph
 
 
-def latest_published(code: str) -> Definition:
-    found = (Definition.select().where((Definition.code == code)
-                                       & (Definition.status == "published"))
-             .order_by(Definition.version.desc()).first())
+def latest_published(code: str) -> Head:
+    """The newest published version of a flow, from the kept heads."""
+    found = max((h for h in heads().values() if h.code == code and h.status == "published"),
+                key=lambda h: h.version, default=None)
     if found is None:
         raise NotFound(f"流程“{code}”不存在或尚未发布")
     return found
@@ -445,7 +446,7 @@ def _resume_parent(ctx: RequestContext, child: Instance) -> None:
 
 
 # ---- starting -----------------------------------------------------------------------------------
-def _create_instance(ctx: RequestContext, definition: Definition, *, title: str,
+def _create_instance(ctx: RequestContext, definition: Head, *, title: str,
                      business_type: str, business_id: str, urgency: int, form: dict[str, Any],
                      initiator_id: int, initiator_dept_id: int | None,
                      parent: tuple[int, int] | None = None) -> Instance:
@@ -493,10 +494,9 @@ def start(ctx: RequestContext, flow_code: str, *, title: str, business_type: str
     definition = latest_published(flow_code)
     graph = graph_of(definition.id)
     clean = wf_forms.clean(graph, form or {}, editable=None)
-    user = User.get_by_id(actor)
     inst = _create_instance(ctx, definition, title=title, business_type=business_type,
                             business_id=str(business_id), urgency=urgency, form=clean,
-                            initiator_id=actor, initiator_dept_id=user.department_id)
+                            initiator_id=actor, initiator_dept_id=ctx.principal.department_id)
     _begin(ctx, inst, comment)
     record(ctx, "workflow.instance.start", object_type="wf_instance", object_id=inst.id,
            details={"flow": flow_code, "version": definition.version,
@@ -527,10 +527,9 @@ def _write_opinion(ctx: RequestContext, inst: Instance, node: dict[str, Any], ta
     field = node.get("opinion_field")
     if not field:
         return
-    user = User.get_or_none(User.id == ctx.user_id)
     entries = inst.form.get(field)
     entries = list(entries) if isinstance(entries, list) else []
-    entries.append({"user_id": ctx.user_id, "name": user.name if user else "",
+    entries.append({"user_id": ctx.user_id, "name": ctx.principal.name if ctx.principal else "",
                     "action": action, "comment": comment, "at": now().isoformat(),
                     "task_id": task.id})
     inst.form = {**inst.form, field: entries}

@@ -10,7 +10,7 @@ import pytest
 from app.core.errors import PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.org import service
-from app.org.models import Department
+from app.org.models import Department, User
 from tests.org.conftest import MANAGE, context, user_by_no
 
 
@@ -148,6 +148,36 @@ def test_leader_of_inherits_from_above(bureau, call) -> None:
     assert call(service.leader_of, new) == user_by_no("010711").id
     assert call(service.leader_of, new, False) is None
     assert call(service.deputies_of, bureau["X市公安局/刑侦支队"]) == [user_by_no("010702").id]
+
+
+def test_leader_of_passes_over_a_leader_who_is_not_active(bureau, call) -> None:
+    squad = bureau["X市公安局/刑侦支队/一大队"]
+    squad_leader = call(lambda: Department.get_by_id(squad).leader_id)
+    assert squad_leader is not None and call(service.leader_of, squad) == squad_leader
+    call(lambda: User.update(status="disabled").where(User.id == squad_leader).execute())
+    assert call(service.leader_of, squad) == call(
+        lambda: Department.get_by_id(bureau["X市公安局/刑侦支队"]).leader_id)
+    assert call(service.leader_of, squad, False) is None
+
+
+def test_the_helpers_read_the_kept_tree(bureau, call) -> None:
+    squad = bureau["X市公安局/刑侦支队/一大队"]
+    assert call(service.department_top, squad).name == "X市公安局"
+    assert call(service.department, squad).name == "一大队"
+    office = bureau["X市公安局/办公室"]
+    assert call(service.active_department_named, "办公室") == office
+    moment = dt.datetime.now(dt.UTC)
+    call(lambda: Department.create(parent=squad, name="办公室", created_at=moment,
+                                   updated_at=moment))  # a younger namesake
+    assert call(service.active_department_named, "办公室") == office
+    call(lambda: Department.update(active=False).where(Department.id == office).execute())
+    assert call(service.active_department_named, "办公室") != office
+    assert call(service.active_department_named, "不存在的部门") is None
+    from app.core.errors import NotFound
+
+    for helper in (service.department, service.department_top):
+        with pytest.raises(NotFound):
+            call(helper, 987654)
 
 
 def test_unknown_department_is_not_found(bureau, admin_ctx, call) -> None:
