@@ -953,7 +953,7 @@ def circulate(ctx: RequestContext, instance_id: int, user_ids: list[int],
     """Send the instance to people for reading (传阅), outside the flow's own nodes."""
     actor = _actor(ctx)
     inst = lock_instance(instance_id)
-    if not (is_participant(actor, inst.id) or monitors(ctx, inst)):
+    if not (is_participant(actor, inst) or monitors(ctx, inst)):
         raise PermissionDenied(MONITOR, "您没有参与此流程，不能传阅")
     users = [_active_user(u, "user_ids") for u in dict.fromkeys(user_ids)]
     if not users:
@@ -1043,13 +1043,12 @@ def participant_instances(user_id: int) -> pw.SelectBase:
     return started | handled
 
 
-def is_participant(user_id: int | None, instance_id: int) -> bool:
+def is_participant(user_id: int | None, inst: Instance) -> bool:
     if user_id is None:
         return False
-    if Instance.select().where((Instance.id == instance_id)
-                               & (Instance.initiator_id == user_id)).exists():
+    if inst.initiator_id == user_id:
         return True
-    return Task.select().where((Task.instance_id == instance_id)
+    return Task.select().where((Task.instance_id == inst.id)
                                & ((Task.assignee_id == user_id)
                                   | (Task.original_assignee_id == user_id))).exists()
 
@@ -1079,12 +1078,15 @@ def monitors(ctx: RequestContext, inst: Instance) -> bool:
     return inst.initiator_dept_id in department_subtree_ids(own)
 
 
-def visible_instance(ctx: RequestContext, instance_id: int) -> Instance:
+def visible_instance(ctx: RequestContext, instance_id: int, *,
+                     holds_task: bool = False) -> Instance:
     """The instance if the actor may see it: its participants (initiator, anyone who had a
-    task or delegated one) and holders of the monitoring permission in scope."""
+    task or delegated one) and holders of the monitoring permission in scope. `holds_task`:
+    the caller read one of the instance's tasks assigned to the actor (or delegated by them),
+    so the actor is known to take part."""
     inst = Instance.get_or_none(Instance.id == instance_id)
     if inst is None:
         raise NotFound("流程实例不存在")
-    if not (is_participant(ctx.user_id, inst.id) or monitors(ctx, inst)):
+    if not (holds_task or is_participant(ctx.user_id, inst) or monitors(ctx, inst)):
         raise PermissionDenied(MONITOR, "您没有参与此流程，无权查看")  # the core audits it
     return inst

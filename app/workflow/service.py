@@ -271,9 +271,7 @@ def _instance_item(inst: Instance, graph: Graph) -> dict[str, Any]:
 
 
 # ---- one instance / one task ---------------------------------------------------------------------
-def _history_items(inst: Instance) -> list[dict[str, Any]]:
-    rows = list(History.select().where(History.instance_id == inst.id).order_by(History.id))
-    names = user_names({r.actor_id or 0 for r in rows})
+def _history_items(rows: list[History], names: dict[int, str]) -> list[dict[str, Any]]:
     return [{"at": r.created_at, "actor": names.get(r.actor_id or 0, "系统"),
              "actor_id": r.actor_id, "action": r.action,
              "action_title": ACTION_TITLES.get(r.action, r.action), "node_name": r.node_name,
@@ -298,13 +296,16 @@ def node_states(inst: Instance) -> dict[str, str]:
 
 def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
     inst = engine.visible_instance(ctx, instance_id)
-    return _instance_view(ctx, inst, engine.graph_of(inst.definition_id))
+    return _instance_view(ctx, inst, engine.graph_of(inst.definition_id))[0]
 
 
-def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[str, Any]:
+def _instance_view(ctx: RequestContext, inst: Instance,
+                   graph: Graph) -> tuple[dict[str, Any], dict[int, str]]:
+    """The instance page's data, and the names of everyone in it (its tasks, its history)."""
     tasks = list(Task.select().where(Task.instance_id == inst.id).order_by(Task.id))
-    names = user_names({t.assignee_id for t in tasks}
-                       | {t.original_assignee_id or 0 for t in tasks} | {inst.initiator_id})
+    history = list(History.select().where(History.instance_id == inst.id).order_by(History.id))
+    names = user_names({t.assignee_id for t in tasks} | {t.original_assignee_id for t in tasks}
+                       | {r.actor_id for r in history} | {inst.initiator_id})
     at = engine.now()
     head = engine.heads().get(inst.definition_id)
     item = _instance_item(inst, graph)
@@ -314,7 +315,7 @@ def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[st
         "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,
         "version": head.version if head else None, "form": inst.form,
         "fields": list(graph.fields.values()),
-        "history": _history_items(inst),
+        "history": _history_items(history, names),
         "tasks": [{**_task_item(t, names, at), "assignee": names.get(t.assignee_id, ""),
                    "assignee_id": t.assignee_id} for t in tasks if t.kind != "circulate"],
         "receipts": [{"task_id": t.id, "reader": names.get(t.assignee_id, ""),
@@ -330,7 +331,7 @@ def _instance_view(ctx: RequestContext, inst: Instance, graph: Graph) -> dict[st
             Instance.parent_instance_id == inst.id)],
     }
     record(ctx, "workflow.instance.read", object_type="wf_instance", object_id=inst.id)
-    return view
+    return view, names
 
 
 def _recallable(inst: Instance, tasks: list[Task], user_id: int | None) -> int | None:
@@ -347,14 +348,14 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
     task = Task.get_or_none(Task.id == task_id)
     if task is None:
         raise NotFound("待办不存在")
-    inst = engine.visible_instance(ctx, task.instance_id)
+    inst = engine.visible_instance(ctx, task.instance_id, holds_task=ctx.user_id in (
+        task.assignee_id, task.original_assignee_id))
     graph = engine.graph_of(inst.definition_id)
-    view = _instance_view(ctx, inst, graph)
+    view, names = _instance_view(ctx, inst, graph)
     mine = task.assignee_id == ctx.user_id
     is_open = mine and task.status == "open" and (inst.status == "running"
                                                   or task.kind == "circulate")
     node = graph.nodes.get(task.node_key, {})
-    names = user_names({task.original_assignee_id or 0, task.assignee_id})
     operations = []
     if is_open and task.kind == "circulate":
         operations = ["read"]
@@ -364,7 +365,6 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
         operations = ["approve", "reject", "transfer"]
     elif is_open:
         operations = ["approve", "reject", "return", "transfer", "addsign"]
-    run = NodeRun.get_by_id(task.run_id)
     editable = [] if not is_open or task.kind == "circulate" else (
         [f for f in graph.fields.values() if f["key"] not in _opinions(graph)]
         if task.kind == "draft" else
@@ -372,8 +372,8 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
     view["task"] = {
         **_task_item(task, names, engine.now()), "mine": mine, "operations": operations,
         "assignee": names.get(task.assignee_id, ""),
-        "return_targets": engine.return_targets(inst, graph, run) if "return" in operations
-        else [],
+        "return_targets": (engine.return_targets(inst, graph, NodeRun.get_by_id(task.run_id))
+                           if "return" in operations else []),
         "editable": editable, "node": node,
     }
     view["phrases"] = [p["text"] for p in list_phrases(ctx)] if is_open else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.workflow import engine
+from app.workflow.models import Instance
 from tests.support.accounts import login
 from tests.workflow import flows
 from tests.workflow.conftest import install, start, the_task, tx
@@ -45,7 +46,8 @@ def test_todo_pages_task_page_and_api(client, bureau, live_server) -> None:
     assert outsider.post(f"/api/workflow/tasks/{the_task(urgent, bureau.a)}/approve",
                          json={}).status_code == 403
     assert outsider.get("/workflow/design").status_code == 403
-    assert tx(engine.is_participant, bureau.outsider.id, urgent) is False
+    urgent_instance = tx(Instance.get_by_id, urgent)
+    assert tx(engine.is_participant, bureau.outsider.id, urgent_instance) is False
 
 
 def test_mine_and_portal_widgets(client, bureau) -> None:
