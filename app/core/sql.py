@@ -94,6 +94,11 @@ class Compiled:
             self._row_plan = {k: v for k, v in vars(wrapper).items() if k not in before}
         return rows
 
+    def first(self, **values: int) -> Any:
+        """The first row as `rows` gives it, or None."""
+        rows = self.rows(**values)
+        return rows[0] if rows else None
+
     def scalar(self, **values: int) -> Any:
         row = self.execute(**values).fetchone()
         return row[0] if row else None

@@ -214,7 +214,7 @@ def _task_completed(ctx: RequestContext, *, task_id: int, instance_id: int, acti
                     business_type: str, comment: str = "", **_: Any) -> None:
     if business_type != OUTGOING:
         return
-    _on_outgoing_task(ctx, Task.get_by_id(task_id), Instance.get_by_id(instance_id), action,
+    _on_outgoing_task(ctx, engine.find_task(task_id), engine.find_instance(instance_id), action,
                       comment or "")
 
 
@@ -309,7 +309,7 @@ def flow_status(ctx: RequestContext, instance_id: int | None) -> dict[str, Any] 
     """The flow of a document for its page: state, current nodes, my open task."""
     if instance_id is None:
         return None
-    inst = Instance.get_or_none(Instance.id == instance_id)
+    inst = engine.find_instance(instance_id)
     if inst is None:
         return None
     graph = engine.graph_of(inst.definition_id)

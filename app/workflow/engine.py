@@ -31,6 +31,7 @@ from app.core.db import database
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.generation import Kept
+from app.core.sql import Compiled
 from app.org.models import User
 from app.workflow import assignees
 from app.workflow import forms as wf_forms
@@ -167,11 +168,36 @@ def latest_published(code: str) -> Head:
     return found
 
 
+# the lookups by id behind every task page and action, their SQL made once (app.core.sql)
+_TASK = Compiled(lambda task: Task.select().where(Task.id == task), task=int)
+_TASK_LOCKED = Compiled(lambda task: Task.select().where(Task.id == task).for_update(), task=int)
+_INSTANCE = Compiled(lambda inst: Instance.select().where(Instance.id == inst), inst=int)
+_INSTANCE_LOCKED = Compiled(
+    lambda inst: Instance.select().where(Instance.id == inst).for_update(), inst=int)
+
+
+def find_task(task_id: int) -> Task | None:
+    return _TASK.first(task=task_id)
+
+
+def find_instance(instance_id: int) -> Instance | None:
+    return _INSTANCE.first(inst=instance_id)
+
+
 def lock_instance(instance_id: int) -> Instance:
-    found = Instance.select().where(Instance.id == instance_id).for_update().first()
+    found = _INSTANCE_LOCKED.first(inst=instance_id)
     if found is None:
         raise NotFound("流程实例不存在")
     return found
+
+
+def _lock_task(task_id: int) -> tuple[Task, Instance]:
+    """A task and its instance, both locked: the instance first, as every operation does."""
+    found = find_task(task_id)
+    if found is None:
+        raise NotFound("待办不存在")
+    inst = lock_instance(found.instance_id)
+    return _TASK_LOCKED.first(task=task_id), inst
 
 
 def _actor(ctx: RequestContext) -> int:
@@ -508,11 +534,7 @@ def start(ctx: RequestContext, flow_code: str, *, title: str, business_type: str
 def _my_task(ctx: RequestContext, task_id: int,
              statuses: tuple[str, ...] = ("open",)) -> tuple[Task, Instance, Graph]:
     actor = _actor(ctx)
-    found = Task.get_or_none(Task.id == task_id)
-    if found is None:
-        raise NotFound("待办不存在")
-    inst = lock_instance(found.instance_id)
-    task = Task.select().where(Task.id == task_id).for_update().first()
+    task, inst = _lock_task(task_id)
     if task.assignee_id != actor:
         raise PermissionDenied(message="这不是您的待办")
     if inst.status != "running" and task.kind != "circulate":
@@ -755,11 +777,7 @@ def recall(ctx: RequestContext, task_id: int, comment: str = "") -> dict[str, An
     """撤回: the sender takes back a task they completed, while none of the tasks it caused has
     been acted on. Not after a system step ran (e.g. 编号), nor after the flow ended."""
     actor = _actor(ctx)
-    found = Task.get_or_none(Task.id == task_id)
-    if found is None:
-        raise NotFound("待办不存在")
-    inst = lock_instance(found.instance_id)
-    task = Task.select().where(Task.id == task_id).for_update().first()
+    task, inst = _lock_task(task_id)
     if task.assignee_id != actor:
         raise PermissionDenied(message="只能撤回自己办理的事项")
     problem = recall_problem(inst, task)
@@ -1084,7 +1102,7 @@ def visible_instance(ctx: RequestContext, instance_id: int, *,
     task or delegated one) and holders of the monitoring permission in scope. `holds_task`:
     the caller read one of the instance's tasks assigned to the actor (or delegated by them),
     so the actor is known to take part."""
-    inst = Instance.get_or_none(Instance.id == instance_id)
+    inst = find_instance(instance_id)
     if inst is None:
         raise NotFound("流程实例不存在")
     if not (holds_task or is_participant(ctx.user_id, inst) or monitors(ctx, inst)):

@@ -299,11 +299,17 @@ def instance_view(ctx: RequestContext, instance_id: int) -> dict[str, Any]:
     return _instance_view(ctx, inst, engine.graph_of(inst.definition_id))[0]
 
 
+_INSTANCE_TASKS = Compiled(lambda inst: Task.select().where(Task.instance_id == inst)
+                           .order_by(Task.id), inst=int)
+_INSTANCE_HISTORY = Compiled(lambda inst: History.select().where(History.instance_id == inst)
+                             .order_by(History.id), inst=int)
+
+
 def _instance_view(ctx: RequestContext, inst: Instance,
                    graph: Graph) -> tuple[dict[str, Any], dict[int, str]]:
     """The instance page's data, and the names of everyone in it (its tasks, its history)."""
-    tasks = list(Task.select().where(Task.instance_id == inst.id).order_by(Task.id))
-    history = list(History.select().where(History.instance_id == inst.id).order_by(History.id))
+    tasks = _INSTANCE_TASKS.rows(inst=inst.id)
+    history = _INSTANCE_HISTORY.rows(inst=inst.id)
     names = user_names({t.assignee_id for t in tasks} | {t.original_assignee_id for t in tasks}
                        | {r.actor_id for r in history} | {inst.initiator_id})
     at = engine.now()
@@ -345,7 +351,7 @@ def _recallable(inst: Instance, tasks: list[Task], user_id: int | None) -> int |
 
 
 def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
-    task = Task.get_or_none(Task.id == task_id)
+    task = engine.find_task(task_id)
     if task is None:
         raise NotFound("待办不存在")
     inst = engine.visible_instance(ctx, task.instance_id, holds_task=ctx.user_id in (

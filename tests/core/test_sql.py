@@ -25,6 +25,9 @@ def test_slots_are_substituted_and_the_sql_made_once(db) -> None:
         "user1", "user2", "user3"]
     assert [u.id for u in run_in_transaction(between.rows, low=ids[4], high=ids[4])] == [ids[4]]
     assert len(built) == 1
+    by_id = Compiled(lambda user: User.select().where(User.id == user), user=int)
+    assert run_in_transaction(by_id.first, user=ids[2]).username == "user2"
+    assert run_in_transaction(by_id.first, user=10**12) is None
     counted = Compiled(lambda low: count_of(User.select().where(User.id > low)), low=int)
     assert run_in_transaction(counted.scalar, low=ids[2]) == run_in_transaction(
         lambda: User.select().where(User.id > ids[2]).count()) == 2
