@@ -579,7 +579,7 @@ def distribute(ctx: RequestContext, doc_id: int, *, by_flow: bool = False) -> di
                                 copies=copies, sent_by=ctx.principal.user_id, sent_at=stamp)
     for user in User.select().where(User.id.in_(list(doc.internal_cc_user_ids) or [0])):
         Distribution.create(document=doc.id, recipient_kind="internal", recipient_name=user.name,
-                            user=user.user_id, copies=doc.internal_cc_copies or 1,
+                            user=user.id, copies=doc.internal_cc_copies or 1,
                             sent_by=ctx.principal.user_id, sent_at=stamp)
     OutgoingDocument.update(status="distributed", distributed_at=stamp, updated_at=stamp,
                             lock_version=doc.lock_version + 1

@@ -8,7 +8,13 @@ import pytest
 
 from app.core.errors import PermissionDenied
 from app.documents import archive, flow, service
-from app.documents.models import ArchiveItem, IncomingDocument, Opinion, OutgoingDocument
+from app.documents.models import (
+    ArchiveItem,
+    Distribution,
+    IncomingDocument,
+    Opinion,
+    OutgoingDocument,
+)
 from app.workflow import engine
 from app.workflow import service as wf_service
 from app.workflow.models import Task
@@ -50,7 +56,8 @@ def _opinions(doc_id: int) -> list[tuple[str, str, str]]:
 
 
 def test_outgoing_and_incoming_flows_end_to_end(fb):
-    doc_id = _draft(fb, is_normative="1")
+    doc_id = _draft(fb, is_normative="1", internal_cc="王局长", internal_cc_copies="1",
+                    internal_cc_user_ids=[str(fb.chief.id)])
     started = tx(flow.submit, ctx_for(fb.drafter), doc_id, "请审核。")
     iid = started["instance_id"]
     assert _doc(doc_id).status == "in_flow"
@@ -99,6 +106,10 @@ def test_outgoing_and_incoming_flows_end_to_end(fb):
     copy = tx(lambda: IncomingDocument.get(IncomingDocument.source_document == doc_id))
     assert copy.department_id == fb.command.id and copy.status == "pending"
     assert copy.source_number == doc.doc_number
+    internal = tx(lambda: [(d.user_id, d.recipient_name, d.copies) for d in Distribution.select()
+                           .where((Distribution.document == doc_id)
+                                  & (Distribution.recipient_kind == "internal"))])
+    assert internal == [(fb.chief.id, "王局长", 1)]
 
     kinds = [k for k, _, _ in _opinions(doc_id)]
     assert kinds == ["drafting", "dept_review", "legal_review", "office_review", "countersign",
