@@ -51,6 +51,7 @@ class Sample:
     ok: bool
     status: int
     size: int = 0  # bytes of the response body (as the page is, before gzip)
+    at: float = 0.0  # wall-clock time (time.time()) the response arrived
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Recorder:
     def add(self, action: str, latency: float, ok: bool, status: int, text: str = "",
             size: int = 0) -> None:
         if self.samples is not None:
-            self.samples.append(Sample(action, latency, ok, status, size))
+            self.samples.append(Sample(action, latency, ok, status, size, time.time()))
             if not ok:
                 kind = f"{action}:{status}"
                 self.errors[kind] += 1

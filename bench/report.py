@@ -11,6 +11,8 @@ from pathlib import Path
 from bench.load import Sample
 
 CAPACITY_P95_MS = 200.0
+WINDOW_SECONDS = 10
+WORST_WINDOWS = 5
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
@@ -37,7 +39,22 @@ def summarise_step(users: int, samples: list[Sample], seconds: float) -> dict:
     return {"users": users, "seconds": round(seconds, 1), "requests": len(samples),
             "rps": round(len(samples) / seconds, 1),
             "errors": sum(1 for s in samples if not s.ok),
-            **percentiles([s.latency for s in samples]), "actions": actions}
+            **percentiles([s.latency for s in samples]), "actions": actions,
+            "worst_windows": worst_windows(samples)}
+
+
+def worst_windows(samples: list[Sample]) -> list[dict]:
+    """The 10-second windows of a step with the slowest p99, in time order: a tail that comes
+    from intermittent stalls (a checkpoint, a full GC) shows as a few bad windows with their
+    UTC times, one spread over the run does not."""
+    by_window: dict[int, list[float]] = defaultdict(list)
+    for sample in samples:
+        by_window[int(sample.at // WINDOW_SECONDS)].append(sample.latency)
+    rows = [{"start": dt.datetime.fromtimestamp(w * WINDOW_SECONDS, dt.UTC).strftime("%H:%M:%S"),
+             "requests": len(lat), **percentiles(lat), "max_ms": round(max(lat) * 1000, 1)}
+            for w, lat in by_window.items()]
+    worst = sorted(rows, key=lambda r: r["p99_ms"], reverse=True)[:WORST_WINDOWS]
+    return sorted(worst, key=lambda r: r["start"])
 
 
 def capacity(steps: list[dict]) -> int:
@@ -145,6 +162,10 @@ def markdown(conditions: dict, measured: dict, plot_name: str) -> str:
             lines.append(f"| {action} | {a['count']} | {a['rps']} | {a['p50_ms']} | "
                          f"{a['p95_ms']} | {a['p99_ms']} | {a['errors']} | "
                          f"{a.get('kib', '')} |")
+        if s.get("worst_windows"):
+            lines += ["", f"p99 最差的 {WINDOW_SECONDS} 秒时段（UTC，按时间排列）："
+                      + "；".join(f"{w['start']} 起 {w['requests']} 次，p99 {w['p99_ms']} ms，"
+                                 f"最长 {w['max_ms']} ms" for w in s["worst_windows"])]
         if s["errors_by_kind"]:
             lines.append("")
             messages = s.get("error_messages", {})
