@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bench.samples import Sample
+
 TASK_LINK = re.compile(r'href="/workflow/tasks/(\d+)"')
 INSTANCE_LINK = re.compile(r'href="/workflow/(?:tasks|instances)/(\d+)"')
 UNCOUNTED_BADGE = re.compile(r'data-badge-url="([^"]+)"(?! data-badge-counted)')
@@ -42,16 +44,6 @@ MIX = {
     "draft": 8,            # a new 发文稿纸, then 提交 into the 发文 flow
 }
 SEARCHES = ["w", "l", "zh", "wang", "li", "zhang", "chen", "zw", "ly", "liu", "办公室", "刑侦"]
-
-
-@dataclass
-class Sample:
-    action: str
-    latency: float
-    ok: bool
-    status: int
-    size: int = 0  # bytes of the response body (as the page is, before gzip)
-    at: float = 0.0  # wall-clock time (time.time()) the response arrived
 
 
 @dataclass

@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from bench.load import Sample
+from bench.samples import Sample
 
 CAPACITY_P95_MS = 200.0
 WINDOW_SECONDS = 10
@@ -50,11 +50,11 @@ def worst_windows(samples: list[Sample]) -> list[dict]:
     by_window: dict[int, list[float]] = defaultdict(list)
     for sample in samples:
         by_window[int(sample.at // WINDOW_SECONDS)].append(sample.latency)
-    rows = [{"start": dt.datetime.fromtimestamp(w * WINDOW_SECONDS, dt.UTC).strftime("%H:%M:%S"),
-             "requests": len(lat), **percentiles(lat), "max_ms": round(max(lat) * 1000, 1)}
-            for w, lat in by_window.items()]
-    worst = sorted(rows, key=lambda r: r["p99_ms"], reverse=True)[:WORST_WINDOWS]
-    return sorted(worst, key=lambda r: r["start"])
+    worst = sorted(by_window, key=lambda w: percentiles(by_window[w])["p99_ms"],
+                   reverse=True)[:WORST_WINDOWS]
+    return [{"start": dt.datetime.fromtimestamp(w * WINDOW_SECONDS, dt.UTC).strftime("%H:%M:%S"),
+             "requests": len(by_window[w]), **percentiles(by_window[w]),
+             "max_ms": round(max(by_window[w]) * 1000, 1)} for w in sorted(worst)]
 
 
 def capacity(steps: list[dict]) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bench.load import Sample
 from bench.report import WINDOW_SECONDS, summarise_step, worst_windows
+from bench.samples import Sample
 
 START = dt.datetime(2026, 12, 4, 19, 0, tzinfo=dt.UTC).timestamp()
 
