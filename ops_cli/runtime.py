@@ -59,7 +59,7 @@ def resolved_settings(start_embedded: bool = True) -> Settings:
 def open_database(cfg: Settings) -> None:
     from app.core.db import init_database
 
-    init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+    init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
 
 
 def run_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

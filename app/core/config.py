@@ -22,6 +22,7 @@ class Settings:
     db_runtime_role: str = "oa_app"
     db_pool_size: int = 16
     db_threads: int = 8
+    cpu_threads: int = 1  # per process, for Argon2 and images; each hash uses 4 lanes itself
     host: str = "127.0.0.1"
     port: int = 8888
     workers: int = 0  # 0 means one process per core

@@ -21,6 +21,7 @@ import contextvars
 import functools
 import itertools
 import math
+import os
 import queue
 import re
 import select
@@ -190,8 +191,11 @@ class DatabaseThreads:
     per hop against 11 µs here, and every request makes two hops (its session, its work;
     bench/README.md, finding 35)."""
 
-    def __init__(self, count: int, name: str = "db") -> None:
+    def __init__(self, count: int, name: str = "db", keeps_connections: bool = True,
+                 niceness: int = 0) -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._keeps_connections = keeps_connections
+        self._niceness = niceness
         self._threads = [threading.Thread(target=self._serve, name=f"{name}_{n}", daemon=True)
                          for n in range(count)]
         self._closed = False
@@ -217,7 +221,11 @@ class DatabaseThreads:
                 thread.join()
 
     def _serve(self) -> None:
-        _kept.active = True
+        _kept.active = self._keeps_connections
+        if self._niceness:  # per thread on Linux; the threads it starts (Argon2's lanes) inherit
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread,
+                           min(19, os.getpriority(os.PRIO_PROCESS, thread) + self._niceness))
         try:
             self._serve_calls()
         finally:
@@ -249,28 +257,44 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
 
 
+# CPU-heavy work yields to the units of work: a page's thread at nice 0 weighs about ten times
+# an Argon2 lane at nice 10 in the kernel's scheduler, so a wave of sign-ins slows the sign-ins,
+# not every page of the people already at work (bench/README.md, finding 49).
+CPU_WORK_NICENESS = 10
+
+
 class _Runtime:
-    threads: DatabaseThreads | None = None
+    threads: DatabaseThreads | None = None  # units of work
+    cpu: DatabaseThreads | None = None  # run_blocking: hashing, images; no connection
 
 
 _runtime = _Runtime()
 
 
-def init_database(url: str, pool_size: int, threads: int) -> None:
-    """Bind the models to a pooled database and start the bounded thread pool."""
+def init_database(url: str, pool_size: int, threads: int, cpu_threads: int = 1) -> None:
+    """Bind the models to a pooled database and start the bounded thread pools: `threads`
+    for units of work, `cpu_threads` for CPU-heavy work (`run_blocking`)."""
     if pool_size < threads:
         raise ValueError(f"数据库连接池（db_pool_size={pool_size}）不能小于数据库线程数"
                          f"（db_threads={threads}）：每个数据库线程保留一个连接")
+    if cpu_threads < 1:
+        raise ValueError(f"计算线程数（cpu_threads={cpu_threads}）至少为 1")
     database.initialize(make_database(url, pool_size))
-    if _runtime.threads is not None:
-        _runtime.threads.shutdown(wait=False)
+    _stop_pools(wait=False)
     _runtime.threads = DatabaseThreads(threads)
+    _runtime.cpu = DatabaseThreads(cpu_threads, name="cpu", keeps_connections=False,
+                                   niceness=CPU_WORK_NICENESS)
+
+
+def _stop_pools(wait: bool) -> None:
+    for pool in (_runtime.threads, _runtime.cpu):
+        if pool is not None:
+            pool.shutdown(wait=wait)
+    _runtime.threads = _runtime.cpu = None
 
 
 def close_database() -> None:
-    if _runtime.threads is not None:
-        _runtime.threads.shutdown(wait=True)
-        _runtime.threads = None
+    _stop_pools(wait=True)
     if database.obj is not None:
         database.obj.close_all()
 
@@ -387,22 +411,28 @@ def execute_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any] = (), *
 
 async def unit_of_work(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run `fn` as one transaction on the database thread pool; see the module doc."""
-    return await _on_pool(functools.partial(run_in_transaction, fn, *args, **kwargs))
+    return await _on_pool(functools.partial(run_in_transaction, fn, *args, **kwargs),
+                           _runtime.threads)
 
 
 async def run_statements(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Like `unit_of_work`, but without BEGIN/COMMIT: only for a function whose every statement
     stands on its own (session resolution: one statement, rarely a second), saving the
     transaction's two round trips on every request."""
-    return await _on_pool(functools.partial(run_without_transaction, fn, *args, **kwargs))
+    return await _on_pool(functools.partial(run_without_transaction, fn, *args, **kwargs),
+                           _runtime.threads)
 
 
-async def _on_pool(call: Callable[[], T]) -> T:
-    if _runtime.threads is None:
+async def _on_pool(call: Callable[[], T], threads: DatabaseThreads | None) -> T:
+    if threads is None:
         raise RuntimeError("数据库尚未初始化（init_database）")
-    return await _runtime.threads.submit(call)
+    return await threads.submit(call)
 
 
 async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run CPU-heavy or blocking work that is not a database call (hashing, images)."""
-    return await _on_pool(functools.partial(fn, *args, **kwargs))
+    """Run CPU-heavy work that is not a database call (Argon2, captcha and QR images) on
+    threads of its own. On the database threads a wave of sign-ins (the bench's 8 at a time;
+    the bureau's staff at 8 in the morning) took every one of them for an Argon2 hash each,
+    and every page behind them waited (bench/README.md, finding 49); here at most
+    `cpu_threads` hashes run per process, queueing among themselves, while pages go on."""
+    return await _on_pool(functools.partial(fn, *args, **kwargs), _runtime.cpu)

@@ -66,7 +66,7 @@ def serve(cfg: Settings) -> None:
         sockets = _bind(cfg, reuse_port=True)
 
     async def main() -> None:
-        init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+        init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
         server = tornado.httpserver.HTTPServer(
             application, xheaders=True, max_body_size=cfg.max_body_mb * 1024 * 1024

@@ -1,17 +1,22 @@
 """The threads that run units of work hand results, errors and the caller's context back to
-the awaiting coroutine, and stop only after the calls already queued."""
+the awaiting coroutine, and stop only after the calls already queued; CPU-heavy work runs on
+threads of its own, below the pages' priority."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 
 import pytest
 
+from app.core import db
+from app.core.config import settings
 from app.core.db import DatabaseThreads
 from tests.support.aio import run_in_own_loop
+from tests.support.database import TestDatabase
 
 _request = contextvars.ContextVar("request", default="-")
 
@@ -100,3 +105,40 @@ def test_shutdown_finishes_the_queued_calls_then_refuses_new_ones() -> None:
 
     run_in_own_loop(main)
     assert done == [0, 1, 2]
+
+
+def _own_niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_cpu_heavy_work_leaves_the_database_threads_to_the_pages(pg: TestDatabase) -> None:
+    """A wave of sign-ins (Argon2 through run_blocking) outnumbering the database threads
+    must not hold up a page's unit of work."""
+    release = threading.Event()
+
+    async def main() -> int:
+        hashing = [asyncio.ensure_future(db.run_blocking(release.wait, 10))
+                   for _ in range(settings().db_threads + 1)]
+        try:
+            return await asyncio.wait_for(db.unit_of_work(
+                lambda: db.database.execute_sql("SELECT 1").fetchone()[0]), 5)
+        finally:
+            release.set()
+            await asyncio.gather(*hashing)
+
+    assert run_in_own_loop(main) == 1
+
+
+def test_cpu_heavy_work_and_the_threads_it_starts_yield_to_the_pages(pg: TestDatabase) -> None:
+    """Argon2 runs its lanes on threads of its own: they inherit the lower priority."""
+
+    def niceness_and_its_lanes() -> tuple[int, int]:
+        seen: list[int] = []
+        lane = threading.Thread(target=lambda: seen.append(_own_niceness()))
+        lane.start()
+        lane.join()
+        return _own_niceness(), seen[0]
+
+    page = run_in_own_loop(lambda: db.run_statements(_own_niceness))
+    work, lane = run_in_own_loop(lambda: db.run_blocking(niceness_and_its_lanes))
+    assert work == lane == min(19, page + db.CPU_WORK_NICENESS) > page
