@@ -2,9 +2,9 @@
 
 Why an asyncio client and not Locust: on this 2-core machine the load generator shares the CPU
 with the application and PostgreSQL. Locust's gevent users, its stats pipeline and its web UI
-cost several times the CPU of a bare aiohttp request per request; a single asyncio process with
-one shared connection pool is the lightest honest client, and its own CPU is measured and
-reported so the figures can be read against it.
+cost several times the CPU of a bare aiohttp request per request; a single asyncio process is
+the lightest honest client, and its own CPU is measured and reported so the figures can be read
+against it.
 
 A virtual user (VirtualUser) logs in once through /login with the right password (so the
 captcha, which appears only after a failure, is never asked), keeps its cookies, and then loops
@@ -67,12 +67,19 @@ class Recorder:
 
 
 class VirtualUser:
-    def __init__(self, base: str, username: str, password: str, connector: aiohttp.BaseConnector,
-                 recorder: Recorder, rng: random.Random, think: float) -> None:
+    """One member of staff. With `connector` None it has connections of its own, kept alive
+    between clicks, as a browser has; sharing one pool among all the users let a few
+    connections carry everyone's requests, and the kernel (SO_REUSEPORT spreads connections,
+    not requests) put most of them on one worker while the other idled (finding 50)."""
+
+    def __init__(self, base: str, username: str, password: str,
+                 connector: aiohttp.BaseConnector | None, recorder: Recorder,
+                 rng: random.Random, think: float) -> None:
         self.base, self.username, self.password = base, username, password
         self.recorder, self.rng, self.think = recorder, rng, think
         self.session = aiohttp.ClientSession(
-            connector=connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True),
+            connector=connector or aiohttp.TCPConnector(limit=6, keepalive_timeout=75),
+            connector_owner=connector is None, cookie_jar=aiohttp.CookieJar(unsafe=True),
             timeout=aiohttp.ClientTimeout(total=30))
         self.tasks: list[int] = []
         self.seen: list[int] = []

@@ -68,8 +68,8 @@ async def _load(path: str | None, users: list[str], seconds: float, concurrency:
     recorder = load.Recorder()
     import random
 
-    vus = [load.VirtualUser(f"http://127.0.0.1:{APP_PORT}", u, BENCH_PASSWORD, connector,
-                            recorder, random.Random(n), think)
+    vus = [load.VirtualUser(f"http://127.0.0.1:{APP_PORT}", u, BENCH_PASSWORD,
+                            connector if path else None, recorder, random.Random(n), think)
            for n, u in enumerate(users[:concurrency])]
     for index in range(0, len(vus), 8):  # as the benchmark signs in: Argon2 is costly
         assert all(await asyncio.gather(*(vu.login() for vu in vus[index:index + 8])))

@@ -43,6 +43,15 @@ def summarise_step(users: int, samples: list[Sample], seconds: float) -> dict:
             "worst_windows": worst_windows(samples)}
 
 
+def signing_in(samples: list[Sample], batch_seconds: list[float],
+               errors: dict[str, int]) -> dict:
+    """A step's sign-in phase: the pages of the users already at work while the new ones sign
+    in (8 at a time, each an Argon2 verification), and how long each batch of sign-ins took."""
+    return {"requests": len(samples), "errors": sum(errors.values()),
+            **percentiles([s.latency for s in samples]),
+            "batch": percentiles(batch_seconds)}
+
+
 def worst_windows(samples: list[Sample]) -> list[dict]:
     """The 10-second windows of a step with the slowest p99, in time order: a tail that comes
     from intermittent stalls (a checkpoint, a full GC) shows as a few bad windows with their
@@ -162,6 +171,13 @@ def markdown(conditions: dict, measured: dict, plot_name: str) -> str:
             lines.append(f"| {action} | {a['count']} | {a['rps']} | {a['p50_ms']} | "
                          f"{a['p95_ms']} | {a['p99_ms']} | {a['errors']} | "
                          f"{a.get('kib', '')} |")
+        if s.get("signing_in", {}).get("requests"):
+            g = s["signing_in"]
+            lines += ["", "登录阶段（新用户每批 8 人登录，不计入上表）："
+                      f"已在工作的用户 {g['requests']} 次访问，p50 {g['p50_ms']} ms、"
+                      f"p95 {g['p95_ms']} ms、p99 {g['p99_ms']} ms，"
+                      f"错误 {g['errors']}；每批登录 p50 {g['batch']['p50_ms']} ms、"
+                      f"p95 {g['batch']['p95_ms']} ms"]
         if s.get("worst_windows"):
             lines += ["", f"p99 最差的 {WINDOW_SECONDS} 秒时段（UTC，按时间排列）："
                       + "；".join(f"{w['start']} 起 {w['requests']} 次，p99 {w['p99_ms']} ms，"

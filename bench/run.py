@@ -228,20 +228,24 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
         for target in plan.steps:
             new = users[len(vus):target]
             started = time.monotonic()
-            recorder.samples = None
-            batch = [load.VirtualUser(base, u, BENCH_PASSWORD, connector, recorder, rng,
+            batch = [load.VirtualUser(base, u, BENCH_PASSWORD, None, recorder, rng,
                                       plan.think) for _, u in new]
             login_latency: list[float] = []
+            recorder.samples = []  # the pages of those at work while the others sign in
             for index in range(0, len(batch), 8):  # logins 8 at a time: Argon2 is costly
                 chunk = batch[index:index + 8]
                 t0 = time.perf_counter()
                 ok = await asyncio.gather(*(vu.login() for vu in chunk))
-                login_latency.append((time.perf_counter() - t0) / 1)
+                login_latency.append(time.perf_counter() - t0)
                 if not all(ok):
                     raise RuntimeError("基准用户登录失败：请查看 var/bench/platform.log")
             vus.extend(batch)
             running.extend(asyncio.create_task(vu.run(stop_at)) for vu in batch)
             await asyncio.sleep(min(plan.think, 5))  # let the new users' first clicks spread
+            signing_in = report.signing_in(recorder.samples, login_latency,
+                                           dict(recorder.errors))
+            recorder.errors.clear()
+            recorder.messages.clear()
             recorder.samples = []
             app_group.mark(), db_group.mark()
             own0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -255,7 +259,7 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
                         client_cpu=_own_cpu(own0, own1) / window,
                         app_rss_mb=app_group.rss_mb(), login_seconds=round(
                             time.monotonic() - started - window, 1),
-                        errors_by_kind=dict(recorder.errors),
+                        signing_in=signing_in, errors_by_kind=dict(recorder.errors),
                         error_messages=dict(recorder.messages))
             recorder.errors.clear()
             recorder.messages.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bench.report import WINDOW_SECONDS, summarise_step, worst_windows
+from bench.report import WINDOW_SECONDS, markdown, signing_in, summarise_step, worst_windows
 from bench.samples import Sample
 
 START = dt.datetime(2026, 12, 4, 19, 0, tzinfo=dt.UTC).timestamp()
@@ -33,3 +33,29 @@ def test_a_step_summary_carries_its_worst_windows() -> None:
     assert step["requests"] == 605 and step["errors"] == 0
     assert "19:00:30" in [w["start"] for w in step["worst_windows"]]
     assert worst_windows([]) == []
+
+
+def _report_with(step: dict) -> str:
+    machine = {"cpu": "AMD EPYC", "cores": 2, "memory_gib": 23.5, "postgres": "15",
+               "python": "3.11", "load_at_start": [0.1, 0.1, 0.1]}
+    conditions = {"started": "2026-12-06T09:00:00+00:00", "machine": machine,
+                  "plan": {"workers": 2, "step_seconds": 60.0, "think": 10.0,
+                           "ceiling_concurrency": 16},
+                  "scale": {"users": 2000, "instances": 100000, "audit": 1000000},
+                  "template": "tpl"}
+    side = {"rps": 1000.0, "p50_ms": 5, "p95_ms": 9, "p99_ms": 12, "errors": 0,
+            "app_cpu": 1.0, "db_cpu": 0.5, "client_cpu": 0.2}
+    measured = {"ceiling": {"platform": side, "ceiling": side}, "steps": [step]}
+    return markdown(conditions, measured, "plot.png")
+
+
+def test_the_sign_in_phase_is_reported_apart_from_the_measured_window() -> None:
+    at_work = [Sample("portal", 0.020, True, 200, 100, START + n) for n in range(99)]
+    at_work.append(Sample("todo_list", 0.900, True, 200, 100, START + 99))
+    step = summarise_step(2000, _steady_with_one_stall(), 60.0)
+    step.update(app_cpu=1.0, db_cpu=0.5, client_cpu=0.1, app_rss_mb=300, login_seconds=170,
+                errors_by_kind={}, signing_in=signing_in(at_work, [0.4, 0.5, 2.0], {"x:500": 1}))
+    text = _report_with(step)
+    assert ("登录阶段（新用户每批 8 人登录，不计入上表）：已在工作的用户 100 次访问，p50 20.0 ms、"
+            "p95 20.0 ms、p99 900.0 ms，错误 1；每批登录 p50 500.0 ms、p95 2000.0 ms") in text
+    assert "| 2000 | 10.1 |" in text  # the measured row holds only the window's 605 requests
