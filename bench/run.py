@@ -239,9 +239,9 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
                 login_latency.append(time.perf_counter() - t0)
                 if not all(ok):
                     raise RuntimeError("基准用户登录失败：请查看 var/bench/platform.log")
-            vus.extend(batch)
-            running.extend(asyncio.create_task(vu.run(stop_at)) for vu in batch)
-            await asyncio.sleep(min(plan.think, 5))  # let the new users' first clicks spread
+                vus.extend(chunk)  # at work as soon as signed in, as in the morning
+                running.extend(asyncio.create_task(vu.run(stop_at)) for vu in chunk)
+            await asyncio.sleep(min(plan.think, 5))  # the last ones' first clicks
             signing_in = report.signing_in(recorder.samples, login_latency,
                                            dict(recorder.errors))
             recorder.errors.clear()

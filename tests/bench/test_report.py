@@ -52,6 +52,7 @@ def _report_with(step: dict) -> str:
 def test_the_sign_in_phase_is_reported_apart_from_the_measured_window() -> None:
     at_work = [Sample("portal", 0.020, True, 200, 100, START + n) for n in range(99)]
     at_work.append(Sample("todo_list", 0.900, True, 200, 100, START + 99))
+    at_work += [Sample("login", 1.500, True, 302, 0, START + n) for n in range(20)]  # not pages
     step = summarise_step(2000, _steady_with_one_stall(), 60.0)
     step.update(app_cpu=1.0, db_cpu=0.5, client_cpu=0.1, app_rss_mb=300, login_seconds=170,
                 errors_by_kind={}, signing_in=signing_in(at_work, [0.4, 0.5, 2.0], {"x:500": 1}))
