@@ -183,8 +183,9 @@ def make_database(url: str, pool_size: int) -> PooledPostgresqlExtDatabase:
 
 
 class DatabaseThreads:
-    """The bounded pool of threads that run units of work, handing each result straight to the
-    awaiting asyncio future.
+    """A bounded pool of threads handing each result straight to the awaiting asyncio future:
+    the one that runs units of work (each thread keeps its connection), and the one for
+    CPU-heavy work (no connection, below the pages' priority; `run_blocking`).
 
     `loop.run_in_executor` with a ThreadPoolExecutor does the same through a concurrent.futures
     Future chained to an asyncio one (locks, a condition and callbacks per call): 31 µs of CPU
