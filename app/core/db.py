@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import logging
 import math
 import os
 import queue
@@ -223,10 +224,8 @@ class DatabaseThreads:
 
     def _serve(self) -> None:
         _kept.active = self._keeps_connections
-        if self._niceness:  # per thread on Linux; the threads it starts (Argon2's lanes) inherit
-            thread = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, thread,
-                           min(19, os.getpriority(os.PRIO_PROCESS, thread) + self._niceness))
+        if self._niceness:
+            _lower_own_priority(self._niceness)
         try:
             self._serve_calls()
         finally:
@@ -243,6 +242,17 @@ class DatabaseThreads:
                 outcome = (None, error)
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
                 loop.call_soon_threadsafe(_settle, future, *outcome)
+
+
+def _lower_own_priority(by: int) -> None:
+    """Per thread on Linux; the threads this one starts (Argon2's lanes) inherit it. A sandbox
+    that forbids setpriority (the app unit allows it) leaves the work at the pages' priority."""
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread,
+                       min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+    except OSError as error:
+        logging.getLogger(__name__).warning("计算线程未能降低优先级：%s", error)
 
 
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context,

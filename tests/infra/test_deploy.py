@@ -179,6 +179,9 @@ def test_one_sandboxed_unit_per_worker(deployed: dict, lab_host: Callable) -> No
         pid = props.split("MainPID=")[1].split()[0]
         # one process per unit (no forked children), listening on its own port only
         assert app.check_output(f"pgrep -c -P {pid} || true") == "0"
+        # the sandbox lets the CPU thread (Argon2) lower its priority below the pages' threads
+        niceness = app.check_output(f"ps -L -o nice= -p {pid}").split()
+        assert "10" in niceness and "0" in niceness, f"{unit}: {niceness}"
         assert app.socket(f"tcp://127.0.0.1:{port}").is_listening
     assert _worker_health(app) == dict.fromkeys(WORKER_PORTS, "200")
     assert not app.file("/etc/systemd/system/oa-app.service").exists
