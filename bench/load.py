@@ -65,6 +65,15 @@ class Recorder:
                     found = ERROR_TEXT.search(text)
                     self.messages[kind] = (found.group(1) if found else text[:120]).strip()
 
+    def take(self, measuring: bool) -> tuple[list[Sample], dict[str, int], dict[str, str]]:
+        """What was recorded since the last take (samples, errors per kind, the first message
+        per kind), and a fresh start: measuring the next phase or not."""
+        taken = (self.samples or [], dict(self.errors), dict(self.messages))
+        self.samples = [] if measuring else None
+        self.errors.clear()
+        self.messages.clear()
+        return taken
+
 
 class VirtualUser:
     """One member of staff. With `connector` None it has connections of its own, kept alive

@@ -242,27 +242,21 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
                 vus.extend(chunk)  # at work as soon as signed in, as in the morning
                 running.extend(asyncio.create_task(vu.run(stop_at)) for vu in chunk)
             await asyncio.sleep(min(plan.think, 5))  # the last ones' first clicks
-            signing_in = report.signing_in(recorder.samples, login_latency,
-                                           dict(recorder.errors))
-            recorder.errors.clear()
-            recorder.messages.clear()
-            recorder.samples = []
+            phase, errors, _ = recorder.take(measuring=True)
+            signing_in = report.signing_in(phase, login_latency, errors)
             app_group.mark(), db_group.mark()
             own0 = resource.getrusage(resource.RUSAGE_SELF)
             window0 = time.monotonic()
             await asyncio.sleep(plan.step_seconds)
             window = time.monotonic() - window0
             own1 = resource.getrusage(resource.RUSAGE_SELF)
-            samples, recorder.samples = recorder.samples, None
+            samples, errors, messages = recorder.take(measuring=False)
             step = report.summarise_step(target, samples, window)
             step.update(app_cpu=app_group.cpu_share(), db_cpu=db_group.cpu_share(),
                         client_cpu=_own_cpu(own0, own1) / window,
                         app_rss_mb=app_group.rss_mb(), login_seconds=round(
                             time.monotonic() - started - window, 1),
-                        signing_in=signing_in, errors_by_kind=dict(recorder.errors),
-                        error_messages=dict(recorder.messages))
-            recorder.errors.clear()
-            recorder.messages.clear()
+                        signing_in=signing_in, errors_by_kind=errors, error_messages=messages)
             steps.append(step)
             log(f"  {target} 人：{step['rps']:.0f} 次/秒，p95 {step['p95_ms']:.0f} ms，"
                 f"错误 {step['errors']}，应用 CPU {step['app_cpu']:.2f} 核，"
