@@ -72,3 +72,11 @@ def test_disabled_users_are_not_listed(bureau, admin_ctx, staff_ctx, call) -> No
 def test_wildcards_are_literal(bureau, staff_ctx, call) -> None:
     assert call(service.addressbook, staff_ctx, {"q": "%"})["total"] == 0
     assert call(service.addressbook, staff_ctx, {"q": "_"})["total"] == 0
+
+
+def test_every_page_states_the_whole_count(bureau, staff_ctx, call) -> None:
+    pages = [call(service.addressbook, staff_ctx, {"per_page": 25, "page": n}) for n in (1, 3, 4)]
+    assert [(len(p["items"]), p["total"], p["pages"]) for p in pages] == [
+        (25, 60, 3), (10, 60, 3), (0, 60, 3)]  # page 4 is past the end: counted on its own
+    assert set(pages[0]["items"][0]) == {"id", "name", "department_id", "department", "position",
+                                         "office_phone", "phone", "email"}
