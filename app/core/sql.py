@@ -120,3 +120,30 @@ def count_of(query: pw.SelectBase) -> pw.Select:
     if clone._count_can_project_one():  # as SelectBase.count decides
         clone = clone.select(pw.SQL("1"))
     return pw.Select([clone], [pw.fn.COUNT(pw.SQL("1"))]).bind(database)
+
+
+def with_total(query: pw.ModelSelect) -> pw.ModelSelect:
+    """`query` with the number of all its rows on each row (`total_rows`, count(*) over ()):
+    a page and the total in one statement instead of a COUNT and a page."""
+    return query.select_extend(pw.fn.COUNT(pw.SQL("*")).over().alias("total_rows"))
+
+
+def paginated(query: pw.ModelSelect, page: int, per_page: int) -> tuple[list[Any], int]:
+    """A page of `query` and the number of all its rows. The COUNT runs only when the page
+    cannot tell: a page that is not full ends the list, so the rows before it and on it are
+    all there are (a search with a few matches, a short 已办 list: one statement, one plan).
+
+    Not `with_total`: the LIMIT of a page ordered along an index stops reading at the page's
+    last row, while a window count reads every match (the address book: 2 ms against 0.6)."""
+    rows = list(query.paginate(page, per_page))
+    if 0 < len(rows) < per_page or (page == 1 and not rows):
+        return rows, (page - 1) * per_page + len(rows)
+    return rows, query.count()
+
+
+def total_of(rows: list[Any], query: pw.ModelSelect, page: int) -> int:
+    """The total a page of `with_total(query)` carries; only a page past the end, having no
+    row to carry it, costs a COUNT of its own."""
+    if rows:
+        return rows[0].total_rows
+    return query.count() if page > 1 else 0

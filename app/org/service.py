@@ -22,6 +22,7 @@ from app.core.db import database
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.generation import Kept
+from app.core.sql import paginated
 from app.org.forms import (
     ADDRESSBOOK_QUERY,
     DEPARTMENT_SCHEMA,
@@ -723,12 +724,7 @@ def _in_departments(ids: set[int]) -> pw.Expression:
 
 def _paginate(query: pw.ModelSelect, page: int,
               per_page: int) -> tuple[list[User], dict[str, Any]]:
-    """The page's rows and the number of all matching rows, in one statement: each row carries
-    count(*) over () (finding 53). Only a page past the end, having no row to carry it, costs
-    a COUNT of its own."""
-    counted = query.select_extend(pw.fn.COUNT(pw.SQL("*")).over().alias("matching_rows"))
-    rows = list(counted.paginate(page, per_page))
-    total = rows[0].matching_rows if rows else (query.count() if page > 1 else 0)
+    rows, total = paginated(query, page, per_page)
     pages = max(1, math.ceil(total / per_page))
     return rows, {"total": total, "page": page, "per_page": per_page, "pages": pages}
 

@@ -3,6 +3,8 @@ own values, so two calls never see each other's inputs."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from app.core.db import run_in_transaction
@@ -109,3 +111,35 @@ def test_the_application_runs_prepared_statements_on_generic_plans(db) -> None:
 
     assert run_in_transaction(lambda: database.execute_sql(
         "SHOW plan_cache_mode").fetchone()[0]) == "force_generic_plan"
+
+
+def test_a_page_that_is_not_full_needs_no_count(db) -> None:
+    from app.core.sql import paginated
+
+    ids = [make_user(f"clerk{n}").id for n in range(5)]
+    statements: list[object] = []
+
+    class Collect(logging.Handler):  # peewee logs every statement it runs at DEBUG
+        def emit(self, record: logging.LogRecord) -> None:
+            statements.append(record.msg)
+
+    def pages() -> list[tuple[list[int], int, int]]:
+        query = User.select().where(User.id << ids).order_by(User.id)
+        seen = []
+        for page, per_page in ((1, 2), (3, 2), (2, 5), (1, 10), (4, 2)):
+            before = len(statements)
+            rows, total = paginated(query, page, per_page)
+            seen.append(([u.id for u in rows], total, len(statements) - before))
+        return seen
+
+    handler, logger = Collect(), logging.getLogger("peewee")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        seen = run_in_transaction(pages)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    # (rows, total, statements): a full page or one past the end also counts
+    assert seen == [(ids[:2], 5, 2), ([ids[4]], 5, 1), ([], 5, 2), (ids, 5, 1), ([], 5, 2)]

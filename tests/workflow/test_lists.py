@@ -3,6 +3,7 @@ knows the total, and the flow graphs of a page of instances are loaded together 
 
 from __future__ import annotations
 
+from app.core.sql import with_total
 from app.workflow import engine, service
 from tests.workflow import flows
 from tests.workflow.conftest import install, start, tx
@@ -39,7 +40,7 @@ def test_compiled_todo_page_and_badge_equal_the_built_queries(bureau) -> None:
     leader = bureau.ctx("leader")
 
     def built(page: int, size: int = service.PAGE_SIZE) -> list[tuple]:
-        query = service._with_total(service.todo_query(leader.user_id))
+        query = with_total(service.todo_query(leader.user_id))
         rows = query.order_by(*service._TODO_ORDER).paginate(page, size)
         return [(t.id, t.inst.title, t.inst.urgency, t.total_rows) for t in rows]
 
