@@ -433,9 +433,12 @@ class _Walk:
         _begin(self.ctx, child, submit_comment="")
 
 
+_ACTIVE_RUNS = Compiled(lambda inst: NodeRun.select(NodeRun.node_key).where(
+    (NodeRun.instance_id == inst) & (NodeRun.status == "active")).order_by(NodeRun.id), inst=int)
+
+
 def refresh_current(inst: Instance) -> None:
-    keys = [r.node_key for r in NodeRun.select(NodeRun.node_key).where(
-        (NodeRun.instance_id == inst.id) & (NodeRun.status == "active")).order_by(NodeRun.id)]
+    keys = [r.node_key for r in _ACTIVE_RUNS.rows(inst=inst.id)]
     inst.current_nodes = list(dict.fromkeys(keys))
     inst.updated_at = now()
     inst.save()
