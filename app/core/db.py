@@ -154,6 +154,7 @@ class _Pool(PooledPostgresqlExtDatabase):
     # way and goes out in front of the transaction's next statement, savepoint or COMMIT, so
     # it keeps its place in the order of the transaction's statements; a rollback drops it.
     def begin(self, isolation_level: Any = None) -> None:
+        self.forget_reads()
         if isolation_level is not None or self._isolation_level:
             super().begin(isolation_level)
         else:
@@ -164,9 +165,12 @@ class _Pool(PooledPostgresqlExtDatabase):
         statement or its COMMIT. Only inside a transaction; its error surfaces there."""
         if not self.in_transaction():
             raise RuntimeError("只有事务里的语句可以随下一条语句发出")
+        self.forget_reads()
         self._state.deferred = [*getattr(self._state, "deferred", ()), statement]
 
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        if not _only_reads(sql):
+            self.forget_reads()
         ahead = self._take_waiting()
         if ahead:
             if cursor_options:  # a named (server-side) cursor takes one statement only
@@ -177,6 +181,7 @@ class _Pool(PooledPostgresqlExtDatabase):
         return super()._execute_cursor(sql, params, **cursor_options)
 
     def commit(self) -> None:
+        self.forget_reads()
         ahead = self._take_waiting()
         if ahead == _BEGIN:  # the transaction ran nothing: the server never saw it
             return
@@ -187,8 +192,24 @@ class _Pool(PooledPostgresqlExtDatabase):
             self.cursor().execute(ahead + "COMMIT")
 
     def rollback(self) -> None:
+        self.forget_reads()
         if not self._take_waiting().startswith(_BEGIN):
             super().rollback()
+
+    # ---- what this thread's unit of work has read while it wrote nothing -----------------
+    # Values a unit reads again and again (the generation stamps of kept reference data) are
+    # read once per unit: the memo holds while the unit has only read. Any statement that may
+    # write (all but a SELECT or a prepared SELECT: savepoints and deferred statements too),
+    # BEGIN, COMMIT, ROLLBACK and the start of every unit empty it, so a unit always sees its
+    # own changes; another transaction's commit meanwhile is seen by the next unit.
+    def unit_reads(self) -> dict[Any, Any]:
+        memo = getattr(self._state, "read_memo", None)
+        if memo is None:
+            memo = self._state.read_memo = {}
+        return memo
+
+    def forget_reads(self) -> None:
+        self._state.read_memo = None
 
     def keep_connection(self) -> None:
         """This thread's connection for one more unit of work (see _connection_for_unit): the
@@ -381,6 +402,7 @@ def run_in_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def run_without_transaction(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Blocking: one pooled connection in autocommit, each statement its own transaction."""
     with _connection_for_unit():
+        database.obj.forget_reads()
         return fn(*args, **kwargs)
 
 
@@ -423,6 +445,17 @@ _statements: dict[str, tuple[str, str, str, list[str | int]]] = {}
 _statement_numbers = itertools.count(1)
 _prepared_on: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _prepared_lock = threading.Lock()
+_SELECT = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_reading_statements: set[str] = set()  # the prepared statements that are SELECTs
+_EXECUTE = "EXECUTE "
+
+
+def _only_reads(sql: str) -> bool:
+    """Whether a statement only reads: a SELECT, or the EXECUTE of a prepared SELECT. (A CTE
+    may hold an UPDATE: it counts as a write, as does anything else.)"""
+    if sql.startswith(_EXECUTE):
+        return sql[len(_EXECUTE):].partition(" ")[0] in _reading_statements
+    return _SELECT.match(sql) is not None
 
 
 def _numbered(sql: str) -> tuple[str, list[str | int]]:
@@ -453,6 +486,8 @@ def _statement(sql: str) -> tuple[str, str, str, list[str | int]]:
         numbered, order = _numbered(sql)
         with _prepared_lock:
             name = f"oa_stmt_{next(_statement_numbers)}"
+            if _SELECT.match(sql):
+                _reading_statements.add(name)
             arguments = f" ({', '.join(['%s'] * len(order))})" if order else ""
             known = _statements.setdefault(
                 sql, (name, f"PREPARE {name} AS {numbered}", f"EXECUTE {name}{arguments}", order))
