@@ -55,6 +55,19 @@ class BaseModel(peewee.Model):
         rows = None if only is not None else _save_compiled(self, force_insert)
         return super().save(force_insert=force_insert, only=only) if rows is None else rows
 
+    @classmethod
+    def get_by_id(cls, pk: Any) -> Any:
+        """peewee's `get_by_id`, its statement made once per model for an integer key (the
+        task and 公文 pages read rows by id several times each)."""
+        if type(pk) is not int or not cls._meta.auto_increment:
+            return super().get_by_id(pk)
+        from app.core.sql import row_by_key  # app.core.sql builds on this module
+
+        row = row_by_key(cls, pk)
+        if row is None:
+            raise cls.DoesNotExist(f"{cls.__name__} {pk} 不存在")
+        return row
+
 
 _PLACE = peewee.SQL("%s")
 _write_statements: dict[tuple[type, bool, tuple[str, ...]], str] = {}

@@ -104,6 +104,19 @@ class Compiled:
         return row[0] if row else None
 
 
+_BY_KEY: dict[type, Compiled] = {}
+
+
+def row_by_key(model: type[pw.Model], key: int) -> Any:
+    """The row of `model` with this integer primary key, or None: `get_by_id`'s statement,
+    made once per model (BaseModel.get_by_id)."""
+    compiled = _BY_KEY.get(model)
+    if compiled is None:
+        compiled = _BY_KEY.setdefault(model, Compiled(
+            lambda key: model.select().where(model._meta.primary_key == key), key=int))
+    return compiled.first(key=key)
+
+
 def _literal(value: Any) -> str:
     """A parameter as SQL text, quoted by psycopg2 for this connection; % doubled, since the
     statement text goes through psycopg2's formatting once more."""

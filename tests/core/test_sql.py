@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import peewee as pw
 import pytest
 
 from app.core.db import run_in_transaction
@@ -143,3 +144,21 @@ def test_a_page_that_is_not_full_needs_no_count(db) -> None:
         logger.setLevel(level)
     # (rows, total, statements): a full page or one past the end also counts
     assert seen == [(ids[:2], 5, 2), ([ids[4]], 5, 1), ([], 5, 2), (ids, 5, 1), ([], 5, 2)]
+
+
+def test_get_by_id_reads_the_row_peewee_reads_through_one_statement(db) -> None:
+    from app.core.sql import _BY_KEY
+
+    users = [make_user(f"officer{n}") for n in range(2)]
+
+    def read() -> list[tuple]:
+        rows = [User.get_by_id(u.id) for u in users]
+        built = [pw.Model.get_by_id.__func__(User, u.id) for u in users]  # peewee's own
+        return [(r.id, r.username, r.department_id, r.created_at, r.dirty_fields)
+                for r in rows + built]
+
+    seen = run_in_transaction(read)
+    assert seen[:2] == seen[2:] and [s[1] for s in seen[:2]] == ["officer0", "officer1"]
+    assert User in _BY_KEY
+    with pytest.raises(User.DoesNotExist):
+        run_in_transaction(User.get_by_id, 10**12)
