@@ -18,7 +18,7 @@ import peewee as pw
 
 from app.core import events
 from app.core.context import RequestContext
-from app.core.db import database
+from app.core.db import database, execute_prepared
 from app.core.errors import NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.generation import Kept
@@ -177,6 +177,14 @@ def active_department_named(name: str) -> int | None:
     return DepartmentIndex.load().named(name)
 
 
+_ACTIVE_AMONG = "SELECT id FROM app_user WHERE id = ANY(%s) AND status = 'active'"
+
+
+def active_among(user_ids: list[int]) -> set[int]:
+    """Which of these users are active (one prepared statement, whatever their number)."""
+    return {u for (u,) in execute_prepared(_ACTIVE_AMONG, (user_ids,)).fetchall()}
+
+
 def leader_of(dept_id: int, inherit: bool = True) -> int | None:
     """The active leader's user id of a department; with `inherit`, the nearest department
     above that has one (an 大队 without a leader answers to its 支队's)."""
@@ -186,8 +194,7 @@ def leader_of(dept_id: int, inherit: bool = True) -> int | None:
                   if (leader := index.rows[d].leader_id) is not None]
     if not candidates:
         return None
-    active = {u for (u,) in User.select(User.id).where(User.id.in_(candidates)
-                                                       & (User.status == "active")).tuples()}
+    active = active_among(candidates)
     return next((c for c in candidates if c in active), None)
 
 

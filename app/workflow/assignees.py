@@ -6,16 +6,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.auth.models import Role, UserRole
+from app.core.sql import Compiled
 from app.org.models import User, UserDepartment
-from app.org.service import department, leader_of
+from app.org.service import active_among, department, leader_of
 
 
 def _active(ids: Iterable[int]) -> list[int]:
     wanted = list(dict.fromkeys(int(i) for i in ids))
     if not wanted:
         return []
-    active = {u.id for u in User.select(User.id).where(User.id.in_(wanted)
-                                                        & (User.status == "active"))}
+    active = active_among(wanted)
     return [i for i in wanted if i in active]
 
 
@@ -23,9 +23,13 @@ def _ordered(query) -> list[int]:
     return [u.id for u in query.where(User.status == "active").order_by(User.sort_order, User.id)]
 
 
+_DEPARTMENT_OF = Compiled(lambda user: User.select(User.department).where(User.id == user),
+                          user=int)
+
+
 def own_leader(user_id: int) -> int | None:
     """The active leader of the user's department; a leader's own leader is the one above."""
-    dept_id = User.select(User.department).where(User.id == user_id).scalar()
+    dept_id = _DEPARTMENT_OF.scalar(user=user_id)
     if dept_id is None:
         return None
     leader = leader_of(dept_id)
