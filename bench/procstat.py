@@ -68,9 +68,13 @@ class ProcessGroup:
         self._ticks, self._at = self._sample(), time.monotonic()
 
     def cpu_share(self) -> float:
-        """Cores used since the last mark."""
+        """Cores used since the last mark. A process alive at the mark that has ended since is
+        in its parent's reaped-children time with ALL its CPU, the part before the mark too:
+        that part is taken off (without it a backend that lived through the sign-ins and
+        closed during a step brought their CPU into the step's)."""
         now, elapsed = self._sample(), max(1e-6, time.monotonic() - self._at)
         used = sum(t - self._ticks.get(pid, 0) for pid, t in now.items())
+        used -= sum(t for pid, t in self._ticks.items() if pid not in now)
         return round(used / TICKS / elapsed, 2)
 
     def rss_mb(self) -> float:

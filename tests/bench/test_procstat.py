@@ -35,3 +35,46 @@ def test_a_child_that_ended_between_two_marks_still_counts() -> None:
     finally:
         parent.stdin.close()
         parent.wait(timeout=10)
+
+
+# A child burns 0.4 s, says so and waits (the mark is taken then), burns 0.2 s more and exits;
+# the parent reaps it: only the 0.2 s after the mark belong to the measurement.
+_LONG_LIVED = """
+import subprocess, sys
+child = '''
+import sys, time
+def burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end: pass
+burn(0.4)
+print("burnt", flush=True)
+sys.stdin.readline()
+burn(0.2)
+'''
+worker = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+print(worker.stdout.readline().strip(), flush=True)
+worker.stdin.write(sys.stdin.readline())
+worker.stdin.flush()
+worker.wait()
+print("reaped", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_child_alive_at_the_mark_counts_only_what_it_used_after() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", _LONG_LIVED], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "burnt"
+        group = ProcessGroup(parent.pid)
+        group.mark()
+        started = time.monotonic()
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline().strip() == "reaped"
+        used_seconds = group.cpu_share() * (time.monotonic() - started)
+        assert 0.1 <= used_seconds <= 0.35, f"计到 {used_seconds:.2f} 秒 CPU，应约 0.2 秒"
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=10)
