@@ -10,8 +10,8 @@ Why this stays correct: the stamp is read before the data, so kept data is never
 its stamp (at worst newer, which costs one extra load); a transaction that changes the data
 sees its own new stamp (a unit reads a stamp once only until it writes: `unit_reads`), and if
 it rolls back that stamp never becomes current; a topic whose row is missing (a table emptied
-with triggers off) is never kept. Kept values are shared by
-every thread of the process: callers must treat them as read-only.
+with triggers off) is never kept. Kept values are shared by every thread of the process:
+callers must treat them as read-only.
 """
 
 from __future__ import annotations
