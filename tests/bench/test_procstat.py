@@ -20,21 +20,29 @@ sys.stdin.readline()
 """
 
 
-def test_a_child_that_ended_between_two_marks_still_counts() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdin=subprocess.PIPE,
+def _seconds_counted(script: str, ready: str | None = None) -> float:
+    """CPU seconds the group of a parent running `script` counts between a mark (taken once
+    the parent prints `ready`, if given) and the parent's "reaped"."""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
+        if ready is not None:
+            assert parent.stdout.readline().strip() == ready
         group = ProcessGroup(parent.pid)
         group.mark()
         started = time.monotonic()
         parent.stdin.write("go\n")
         parent.stdin.flush()
         assert parent.stdout.readline().strip() == "reaped"
-        used_seconds = group.cpu_share() * (time.monotonic() - started)
-        assert used_seconds >= 0.3, f"只计到 {used_seconds:.2f} 秒 CPU，已结束的子进程没有算进去"
+        return group.cpu_share() * (time.monotonic() - started)
     finally:
         parent.stdin.close()
         parent.wait(timeout=10)
+
+
+def test_a_child_that_ended_between_two_marks_still_counts() -> None:
+    used_seconds = _seconds_counted(_PARENT)
+    assert used_seconds >= 0.3, f"只计到 {used_seconds:.2f} 秒 CPU，已结束的子进程没有算进去"
 
 
 # A child burns 0.4 s, says so and waits (the mark is taken then), burns 0.2 s more and exits;
@@ -63,18 +71,5 @@ sys.stdin.readline()
 
 
 def test_a_child_alive_at_the_mark_counts_only_what_it_used_after() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", _LONG_LIVED], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout.readline().strip() == "burnt"
-        group = ProcessGroup(parent.pid)
-        group.mark()
-        started = time.monotonic()
-        parent.stdin.write("go\n")
-        parent.stdin.flush()
-        assert parent.stdout.readline().strip() == "reaped"
-        used_seconds = group.cpu_share() * (time.monotonic() - started)
-        assert 0.1 <= used_seconds <= 0.35, f"计到 {used_seconds:.2f} 秒 CPU，应约 0.2 秒"
-    finally:
-        parent.stdin.close()
-        parent.wait(timeout=10)
+    used_seconds = _seconds_counted(_LONG_LIVED, ready="burnt")
+    assert 0.1 <= used_seconds <= 0.35, f"计到 {used_seconds:.2f} 秒 CPU，应约 0.2 秒"
