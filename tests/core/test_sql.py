@@ -3,8 +3,6 @@ own values, so two calls never see each other's inputs."""
 
 from __future__ import annotations
 
-import logging
-
 import peewee as pw
 import pytest
 
@@ -12,6 +10,7 @@ from app.core.db import run_in_transaction
 from app.core.sql import Compiled, count_of
 from app.org.models import Department, User
 from tests.support.accounts import make_user
+from tests.support.statements import counted_statements
 
 
 def test_slots_are_substituted_and_the_sql_made_once(db) -> None:
@@ -118,13 +117,8 @@ def test_a_page_that_is_not_full_needs_no_count(db) -> None:
     from app.core.sql import paginated
 
     ids = [make_user(f"clerk{n}").id for n in range(5)]
-    statements: list[object] = []
 
-    class Collect(logging.Handler):  # peewee logs every statement it runs at DEBUG
-        def emit(self, record: logging.LogRecord) -> None:
-            statements.append(record.msg)
-
-    def pages() -> list[tuple[list[int], int, int]]:
+    def pages(statements: list[object]) -> list[tuple[list[int], int, int]]:
         query = User.select().where(User.id << ids).order_by(User.id)
         seen = []
         for page, per_page in ((1, 2), (3, 2), (2, 5), (1, 10), (4, 2)):
@@ -133,15 +127,8 @@ def test_a_page_that_is_not_full_needs_no_count(db) -> None:
             seen.append(([u.id for u in rows], total, len(statements) - before))
         return seen
 
-    handler, logger = Collect(), logging.getLogger("peewee")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        seen = run_in_transaction(pages)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with counted_statements() as statements:
+        seen = run_in_transaction(pages, statements)
     # (rows, total, statements): a full page or one past the end also counts
     assert seen == [(ids[:2], 5, 2), ([ids[4]], 5, 1), ([], 5, 2), (ids, 5, 1), ([], 5, 2)]
 

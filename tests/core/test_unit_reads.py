@@ -3,36 +3,15 @@ and sees its own writes, a rolled-back savepoint and other units' commits."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 
 from app.core.db import database, run_in_transaction, run_without_transaction
 from app.core.generation import current_stamp
+from tests.support.statements import counted_statements
 
 TOUCH_DEPARTMENTS = "UPDATE department SET name = name WHERE false"  # the trigger still bumps
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[object]]:
-    statements: list[object] = []
-
-    class Collect(logging.Handler):  # peewee logs every statement it runs at DEBUG
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.name == "peewee":  # not peewee.pool's messages
-                statements.append(record.msg)
-
-    handler, logger = Collect(), logging.getLogger("peewee")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def _stamps(unit: Callable[[], list[object]]) -> tuple[list[object], int]:
