@@ -50,9 +50,11 @@ class BaseModel(peewee.Model):
     def save(self, force_insert: bool = False, only: Any = None) -> Any:
         """peewee's `save` (and so `create`), with the INSERT or UPDATE text made once per model
         and set of columns and run prepared (bench/README.md, finding 54): the workflow engine
-        writes a node run, a task and a history row per step. What `_save_compiled` does not
-        cover goes to peewee."""
-        rows = None if only is not None else _save_compiled(self, force_insert)
+        writes a node run, a task and a history row per step. What `save_row` does not cover
+        goes to peewee."""
+        from app.core.sql import save_row  # app.core.sql builds on this module
+
+        rows = None if only is not None else save_row(self, force_insert)
         return super().save(force_insert=force_insert, only=only) if rows is None else rows
 
     @classmethod
@@ -67,60 +69,6 @@ class BaseModel(peewee.Model):
         if row is None:
             raise cls.DoesNotExist(f"{cls.__name__} {pk} 不存在")
         return row
-
-
-_PLACE = peewee.SQL("%s")
-_write_statements: dict[tuple[type, bool, tuple[str, ...]], str] = {}
-
-
-def _save_compiled(row: BaseModel, force_insert: bool) -> int | None:
-    """peewee's Model.save for the common case: every field of the row written, a single-column
-    primary key, plain values (no SQL expressions); the rows written, as peewee returns them.
-    None, having done nothing, for any other case."""
-    meta = row._meta
-    key_field = meta.primary_key
-    if key_field is False or meta.composite_key or meta.only_save_dirty:
-        return None
-    data = row.__data__.copy()
-    if any(isinstance(value, peewee.Node) for value in data.values()):
-        return None
-    row._populate_unsaved_relations(data)
-    key = row._pk
-    updating = key is not None and not force_insert
-    if updating or (meta.auto_increment and key is None):
-        data.pop(key_field.name, None)
-    if not data:
-        return None  # peewee raises its own error for an update with nothing to write
-    names = tuple(field.name for field in meta.sorted_fields if field.name in data)  # as peewee
-    if len(names) != len(data):
-        return None
-    values = [meta.fields[name].db_value(data[name]) for name in names]
-    rows = 1
-    if updating:
-        rows = execute_prepared(_write_sql(type(row), True, names),
-                                [*values, key_field.db_value(key)]).rowcount
-    else:
-        new_key = execute_prepared(_write_sql(type(row), False, names), values).fetchone()[0]
-        if new_key is not None and (meta.auto_increment or key is None):
-            row._pk = new_key
-            row._dirty.discard(key_field.name)
-    row._dirty -= set(names)
-    return rows
-
-
-def _write_sql(model: type[BaseModel], updating: bool, names: tuple[str, ...]) -> str:
-    """The text of the INSERT (returning the key) or UPDATE (by key) peewee would run for these
-    fields, with a placeholder for every value, made by peewee itself once."""
-    known = _write_statements.get((model, updating, names))
-    if known is None:
-        columns = {model._meta.fields[name]: _PLACE for name in names}
-        query = (model.update(columns).where(model._meta.primary_key == _PLACE) if updating
-                 else model.insert(columns).returning(model._meta.primary_key))
-        known, params = query.sql()
-        if params or known.count("%s") != len(names) + updating:
-            raise ValueError(f"unexpected statement for {model.__name__}: {known}")
-        _write_statements[(model, updating, names)] = known
-    return known
 
 
 def connect_params(url: str) -> dict[str, Any]:

@@ -14,6 +14,9 @@ place of each input; a call substitutes the inputs for the markers.
 Only values that peewee passes through unchanged as parameters can be slots: integers here (a
 marker must survive the field's conversion and be found again among the parameters); anything
 built into the SQL text (a LIKE pattern, an IN list's length) cannot.
+
+Every model's `save`/`create` and `get_by_id` (app.core.db.BaseModel) go through `save_row` and
+`row_by_key`: their statements, too, are made once per model (and set of columns).
 """
 
 from __future__ import annotations
@@ -102,6 +105,61 @@ class Compiled:
     def scalar(self, **values: int) -> Any:
         row = self.execute(**values).fetchone()
         return row[0] if row else None
+
+
+_PLACEHOLDER = pw.SQL("%s")
+_write_statements: dict[tuple[type, bool, tuple[str, ...]], str] = {}
+
+
+def save_row(row: pw.Model, force_insert: bool) -> int | None:
+    """peewee's Model.save for the common case (BaseModel.save): every field of the row
+    written, a single-column primary key, plain values (no SQL expressions); the rows written,
+    as peewee returns them. None, having done nothing, for any other case. The statement's
+    text is made once per model and set of columns and runs prepared."""
+    meta = row._meta
+    key_field = meta.primary_key
+    if key_field is False or meta.composite_key or meta.only_save_dirty:
+        return None
+    data = row.__data__.copy()
+    if any(isinstance(value, pw.Node) for value in data.values()):
+        return None
+    row._populate_unsaved_relations(data)
+    key = row._pk
+    updating = key is not None and not force_insert
+    if updating or (meta.auto_increment and key is None):
+        data.pop(key_field.name, None)
+    if not data:
+        return None  # peewee raises its own error for an update with nothing to write
+    names = tuple(field.name for field in meta.sorted_fields if field.name in data)  # as peewee
+    if len(names) != len(data):
+        return None
+    values = [meta.fields[name].db_value(data[name]) for name in names]
+    rows = 1
+    if updating:
+        rows = execute_prepared(_write_sql(type(row), True, names),
+                                [*values, key_field.db_value(key)]).rowcount
+    else:
+        new_key = execute_prepared(_write_sql(type(row), False, names), values).fetchone()[0]
+        if new_key is not None and (meta.auto_increment or key is None):
+            row._pk = new_key
+            row._dirty.discard(key_field.name)
+    row._dirty -= set(names)
+    return rows
+
+
+def _write_sql(model: type[pw.Model], updating: bool, names: tuple[str, ...]) -> str:
+    """The text of the INSERT (returning the key) or UPDATE (by key) peewee would run for these
+    fields, with a placeholder for every value, made by peewee itself once."""
+    known = _write_statements.get((model, updating, names))
+    if known is None:
+        columns = {model._meta.fields[name]: _PLACEHOLDER for name in names}
+        query = (model.update(columns).where(model._meta.primary_key == _PLACEHOLDER) if updating
+                 else model.insert(columns).returning(model._meta.primary_key))
+        known, params = query.sql()
+        if params or known.count("%s") != len(names) + updating:
+            raise ValueError(f"unexpected statement for {model.__name__}: {known}")
+        _write_statements[(model, updating, names)] = known
+    return known
 
 
 _BY_KEY: dict[type, Compiled] = {}

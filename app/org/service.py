@@ -345,10 +345,7 @@ def _check_leaders(data: dict[str, Any], errors: dict[str, str]) -> None:
     leader_id = data.get("leader_id")
     deputies = data.get("deputy_ids") or []
     wanted = {i for i in [leader_id, *deputies] if i is not None}
-    active: set[int] = set()
-    if wanted:
-        query = User.select(User.id).where((User.id << wanted) & (User.status == "active"))
-        active = {u.id for u in query}
+    active = active_among(list(wanted)) if wanted else set()
     if leader_id is not None and leader_id not in active:
         errors["leader_id"] = "部门负责人必须是在职人员"
     if any(d not in active for d in deputies):
@@ -658,7 +655,7 @@ def user_dict(user: User, index: DepartmentIndex, positions: dict[int, str],
     }
 
 
-ADDRESSBOOK_COLUMNS = (User.id, User.name, User.department, User.position, User.office_phone,
+_ADDRESSBOOK_COLUMNS = (User.id, User.name, User.department, User.position, User.office_phone,
                       User.phone, User.email)  # what addressbook_entry reads, no more
 
 
@@ -979,7 +976,7 @@ def addressbook(ctx: RequestContext, raw: Mapping[str, Any]) -> dict[str, Any]:
     ctx.require(ADDRESSBOOK)
     params = ADDRESSBOOK_QUERY.validate(raw)
     index = DepartmentIndex.load()
-    query = User.select(*ADDRESSBOOK_COLUMNS).where(User.status == "active")
+    query = User.select(*_ADDRESSBOOK_COLUMNS).where(User.status == "active")
     if (condition := _text_filter(params["q"], index)) is not None:
         query = query.where(condition)
     if params.get("department"):
