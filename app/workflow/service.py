@@ -81,13 +81,33 @@ def _instance_filters(query: pw.ModelSelect, f: dict[str, Any]) -> pw.ModelSelec
     return query
 
 
-# What the lists show of an instance: everything but its form (a JSON document per row that
+# What the 我发起的 list shows of an instance: everything but its form (a JSON document per row that
 # no list reads; fetching and decoding it cost more than the rest of the row).
 _LISTED_INSTANCE = [f for f in Instance._meta.sorted_fields if f.name != "form"]
 
 
+def _name_of(user_id: pw.Field) -> pw.ModelSelect:
+    return User.select(User.name).where(User.id == user_id)
+
+
+# The two names a task row shows, on the row itself: a statement fewer on every list page. As
+# scalar subqueries, not joins, so that a page cut by LIMIT looks up only the names it shows.
+_LISTED_NAMES = [_name_of(Instance.initiator_id).alias("initiator_name"),
+                 _name_of(Task.original_assignee_id).alias("delegated_from_name")]
+
+
+# What a row of the task lists shows (`_task_item`), no more: every column selected is decoded
+# and set on a model for every row (the instance's current_nodes is JSON), on the most read
+# pages there are.
+_TASK_ROW = [Task.id, Task.instance_id, Task.node_key, Task.node_name, Task.kind, Task.status,
+             Task.action, Task.comment, Task.created_at, Task.due_at, Task.acted_at,
+             Task.urge_count, Task.original_assignee_id,
+             Instance.id, Instance.title, Instance.urgency, Instance.flow_code,
+             Instance.business_type, Instance.business_id, Instance.initiator_id, Instance.status]
+
+
 def _with_instance() -> pw.ModelSelect:
-    return (Task.select(Task, *_LISTED_INSTANCE)
+    return (Task.select(*_TASK_ROW, *_LISTED_NAMES)
             .join(Instance, on=(Instance.id == Task.instance_id), attr="inst"))
 
 
@@ -153,8 +173,9 @@ def _page(query: pw.ModelSelect, f: dict[str, Any], order: list[Any],
 
 def _task_list(ctx: RequestContext, rows: list[Task], total: int, f: dict[str, Any],
                audit_action: str) -> dict[str, Any]:
-    names = user_names({r.original_assignee_id or 0 for r in rows}
-                       | {r.inst.initiator_id for r in rows})
+    names = ({r.inst.initiator_id: r.initiator_name for r in rows}
+             | {r.original_assignee_id: r.delegated_from_name for r in rows
+                if r.original_assignee_id})
     at = engine.now()
     items = [_task_item(r, names, at) for r in rows]
     business.attach(items)

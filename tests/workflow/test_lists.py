@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from app.core.sql import with_total
 from app.workflow import engine, service
+from tests.support.statements import counted_statements
 from tests.workflow import flows
-from tests.workflow.conftest import install, start, tx
+from tests.workflow.conftest import install, start, the_task, tx
 
 
 def test_pages_and_totals(bureau) -> None:
@@ -94,3 +95,22 @@ def test_flow_heads_are_kept_until_a_flow_is_designed_or_published(db, bureau) -
     fresh = tx(engine.heads)
     assert fresh is not kept and fresh[second].version == kept[first].version + 1
     assert "简单审批（修订）" in {f["name"] for f in tx(service.published_flows)}
+
+
+def test_list_rows_carry_the_names_they_show(bureau) -> None:
+    """The initiator's and the delegator's names come with the rows: no statement of its own
+    reads users' names for a list page (the unfiltered page, a filtered page, 已办)."""
+    install(flows.SIMPLE)
+    iid = start(bureau, "simple", title="请示用车", form={"signers": [bureau.a.id]})
+    leader = bureau.ctx("leader")
+    with counted_statements() as statements:
+        pages = [tx(service.todo_list, leader, {}), tx(service.todo_list, leader, {"q": "用车"})]
+    assert [[i["initiator"] for i in p["items"]] for p in pages] == [["拟稿人"], ["拟稿人"]]
+    assert [[i["delegated_from"] for i in p["items"]] for p in pages] == [[""], [""]]
+    tx(engine.approve, leader, the_task(iid, bureau.leader), "同意")
+    with counted_statements() as more:
+        done = tx(service.done_list, leader, {})
+    assert [(i["title"], i["initiator"]) for i in done["items"]] == [("请示用车", "拟稿人")]
+    reading_names = [s for s in statements + more
+                     if "app_user" in str(s) and "wf_task" not in str(s)]
+    assert reading_names == []
