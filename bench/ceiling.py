@@ -6,7 +6,8 @@ GET /todo?user=<id> runs exactly the SQL that app.workflow.service.todo_list run
 list itself (the page of open tasks joined to their instances, and its COUNT for the badge),
 generated from the same peewee query builder (`todo_query`), so the two cannot drift apart.
 Nothing else: no session lookup, no permission check, no audit event, no template; JSON out.
-Both statements are prepared once per connection, like the platform's hot statements.
+Both statements are prepared once per connection and run on one generic plan, like the
+platform's hot statements (the same session options: finding 58).
 Same process count as the application (forked over one socket) and the same concurrency model
 (a bounded thread pool, one connection per thread), so our figure divided by this one is the
 cost of everything the platform adds around the query.
@@ -27,7 +28,7 @@ import tornado.netutil
 import tornado.process
 import tornado.web
 
-from app.core.db import connect_params, database
+from app.core.db import database, session_params
 
 
 def todo_sql() -> tuple[str, str]:
@@ -60,7 +61,7 @@ def _bind_user(sql: str, params: list, marker: int) -> str:
 
 class Ceiling:
     def __init__(self, url: str, threads: int) -> None:
-        self.params = connect_params(url)
+        self.params = session_params(url)
         self.local = threading.local()
         self.executor = ThreadPoolExecutor(max_workers=threads)
         self.page_sql, self.count_sql = todo_sql()

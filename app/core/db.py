@@ -211,10 +211,16 @@ _BEGIN = "BEGIN;"
 _SESSION_OPTIONS = "-c plan_cache_mode=force_generic_plan"
 
 
-def make_database(url: str, pool_size: int) -> PooledPostgresqlExtDatabase:
+def session_params(url: str) -> dict[str, Any]:
+    """psycopg2's connection parameters for `url`, with the platform's session options."""
     params = connect_params(url)
-    name = params.pop("database")
     params["options"] = f"{params.get('options', '')} {_SESSION_OPTIONS}".strip()
+    return params
+
+
+def make_database(url: str, pool_size: int) -> PooledPostgresqlExtDatabase:
+    params = session_params(url)
+    name = params.pop("database")
     return _Pool(
         name,
         max_connections=pool_size,

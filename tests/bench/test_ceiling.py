@@ -1,0 +1,44 @@
+"""The ceiling runs the 待办 list's own statements the way the platform runs its hot statements:
+prepared once per connection, on one generic plan (finding 58: a ceiling left on custom plans
+planned its page on every request and made the platform's ratio look better than it was)."""
+
+from __future__ import annotations
+
+from app.core.db import run_in_transaction
+from app.workflow.models import Instance, Task
+from bench.ceiling import Ceiling
+from tests.bench.test_seed import seeded  # noqa: F401  (the fixture)
+
+
+def _open_tasks() -> dict[int, list[int]]:
+    """assignee -> the instances of their open tasks (the ceiling's rows name the instance)."""
+    rows = (Task.select(Task.assignee_id, Task.instance_id)
+            .join(Instance, on=(Instance.id == Task.instance_id))
+            .where(Task.status == "open", Task.kind != "circulate", Instance.status == "running")
+            .tuples())
+    tasks: dict[int, list[int]] = {}
+    for assignee, instance in rows:
+        tasks.setdefault(assignee, []).append(instance)
+    return tasks
+
+
+def test_the_ceiling_lists_open_tasks_on_generic_plans(seeded) -> None:  # noqa: F811
+    db, _ = seeded
+    user_id, tasks = max(run_in_transaction(_open_tasks).items(), key=lambda kv: len(kv[1]))
+    ceiling = Ceiling(db.runtime_url, threads=1)
+    try:
+        listed = ceiling.query(user_id)
+        with ceiling._conn().cursor() as cur:
+            cur.execute("SHOW plan_cache_mode")
+            mode = cur.fetchone()[0]
+            cur.execute("SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"
+                        " ORDER BY name")
+            plans = cur.fetchall()
+    finally:
+        ceiling._conn().close()
+        ceiling.executor.shutdown()
+    assert listed["total"] == len(tasks)
+    assert {item["instance_id"] for item in listed["items"]} <= set(tasks)
+    assert len(listed["items"]) == min(len(tasks), 20)
+    assert mode == "force_generic_plan"
+    assert plans == [("ceiling_count", 1, 0), ("ceiling_page", 1, 0)]
