@@ -147,3 +147,19 @@ def test_a_page_comes_with_its_menu_badges_counted(client: Client, live_server,
         assert client.get(path, headers=headers).status_code == 200, path
     assert client.post("/logout").status_code == 302
     assert counted == [user.id]
+
+
+def test_static_urls_are_tornados_versioned_urls(client: Client, application) -> None:
+    """BaseHandler.static_url keeps each URL per process: the same text as Tornado makes, on
+    the first page and the next, and every one of them loads."""
+    import re
+
+    from tornado.web import StaticFileHandler
+
+    pages = [client.get("/login").text for _ in range(2)]
+    urls = re.findall(r'"(/static/[^"?]+\?v=[0-9a-f]+)"', pages[0])
+    assert urls and re.findall(r'"(/static/[^"?]+\?v=[0-9a-f]+)"', pages[1]) == urls
+    for url in urls:
+        path = url.removeprefix("/static/").split("?")[0]
+        assert url == StaticFileHandler.make_static_url(application.settings, path)
+        assert client.get(url).status_code == 200
