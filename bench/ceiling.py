@@ -7,7 +7,7 @@ list itself (the page of open tasks joined to their instances, and its COUNT for
 generated from the same peewee query builder (`todo_query`), so the two cannot drift apart.
 Nothing else: no session lookup, no permission check, no audit event, no template; JSON out.
 Both statements are prepared once per connection and run on one generic plan, like the
-platform's hot statements (the same session options: finding 58).
+platform's hot statements (the same session options: finding 59).
 Same process count as the application (forked over one socket) and the same concurrency model
 (a bounded thread pool, one connection per thread), so our figure divided by this one is the
 cost of everything the platform adds around the query.

@@ -104,7 +104,7 @@ def _sample_waits(pg, seconds: float) -> collections.Counter[str]:
 def print_statements(pg) -> None:
     """The run's statements by share of execution + planning time (pg_stat_statements). A
     prepared statement planned about as many times as it ran is on custom plans: planned
-    again on every EXECUTE (finding 58)."""
+    again on every EXECUTE (finding 59)."""
     rows = pg.psql(
         "WITH s AS (SELECT calls, plans, total_exec_time + total_plan_time AS total,"
         " mean_exec_time, mean_plan_time, regexp_replace(query, '\\s+', ' ', 'g') AS query"

@@ -291,7 +291,7 @@ class BaseHandler(tornado.web.RequestHandler):
         """Tornado's versioned URL of a static file, made once per path while the process
         keeps the files' hashes (static_hash_cache: not in debug); Tornado resolves the path
         and looks its hash up again on every call, a dozen times a page (1 % of the pages'
-        CPU, finding 59)."""
+        CPU, finding 60)."""
         if (include_host or kwargs or getattr(self, "include_host", False)
                 or not self.settings.get("static_hash_cache", True)):
             return super().static_url(path, include_host, **kwargs)

@@ -1,5 +1,5 @@
 """The ceiling runs the 待办 list's own statements the way the platform runs its hot statements:
-prepared once per connection, on one generic plan (finding 58: a ceiling left on custom plans
+prepared once per connection, on one generic plan (finding 59: a ceiling left on custom plans
 planned its page on every request and made the platform's ratio look better than it was)."""
 
 from __future__ import annotations
