@@ -7,7 +7,6 @@ from __future__ import annotations
 from app.core.db import run_in_transaction
 from app.workflow.models import Instance, Task
 from bench.ceiling import Ceiling
-from tests.bench.test_seed import seeded  # noqa: F401  (the fixture)
 
 
 def _open_tasks() -> dict[int, list[int]]:
@@ -22,7 +21,7 @@ def _open_tasks() -> dict[int, list[int]]:
     return tasks
 
 
-def test_the_ceiling_lists_open_tasks_on_generic_plans(seeded) -> None:  # noqa: F811
+def test_the_ceiling_lists_open_tasks_on_generic_plans(seeded) -> None:
     db, _ = seeded
     user_id, tasks = max(run_in_transaction(_open_tasks).items(), key=lambda kv: len(kv[1]))
     ceiling = Ceiling(db.runtime_url, threads=1)

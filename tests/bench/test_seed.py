@@ -4,7 +4,6 @@ verifier accepts, and seeded 公文 the real workflow engine and login can carry
 from __future__ import annotations
 
 import psycopg2
-import pytest
 
 from app.audit.service import verify_chain
 from app.core.context import Principal, RequestContext
@@ -12,10 +11,9 @@ from app.core.db import connect_params, run_in_transaction
 from app.org.models import User
 from app.workflow import engine
 from app.workflow.models import Instance, Task
-from bench.seed import BENCH_PASSWORD, FLOW_CODE, USERNAME_PREFIX, Scale, seed
+from bench.seed import BENCH_PASSWORD, FLOW_CODE, USERNAME_PREFIX
+from tests.bench.conftest import TINY
 from tests.support.audit import chain_audit_trail
-
-TINY = Scale(users=90, instances=200, audit=1000)
 
 
 def _scalar(url: str, sql: str):
@@ -26,12 +24,6 @@ def _scalar(url: str, sql: str):
             return cur.fetchone()[0]
     finally:
         conn.close()
-
-
-@pytest.fixture
-def seeded(db):
-    report = seed(db.owner_url, db.superuser_url, TINY, log=lambda _: None)
-    return db, report
 
 
 def test_seed_writes_the_promised_counts(seeded):
