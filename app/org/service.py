@@ -674,51 +674,49 @@ def addressbook_entry(user: User, index: DepartmentIndex,
     }
 
 
-def _starts_with(column: Any, text: str) -> pw.Expression:
-    """A case-sensitive prefix match a text_pattern_ops index serves (peewee's startswith is
-    ILIKE, which no btree index serves)."""
-    return pw.Expression(column, pw.OP.LIKE, _like_prefix(text))
-
-
 def _like_prefix(text: str) -> str:
+    """A case-sensitive LIKE prefix pattern, the search text's wildcards taken literally: a
+    text_pattern_ops index serves it (ILIKE, peewee's startswith, no btree index serves)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
 
 
-def _name_contains(q: str) -> pw.Expression:
-    """`name` contains `q`, any case, through the per-character GIN index (org migration
-    0004): most Chinese searches are one or two characters, too short for trigrams, so the
-    index finds the names holding every character and strpos keeps those holding them in
-    order."""
-    lowered = q.lower()
-    characters = pw.fn.string_to_array(pw.fn.lower(User.name), None)
-    wanted = pw.Cast(pw.Value(sorted(set(lowered)), unpack=False), "text[]")
-    return (pw.Expression(characters, "@>", wanted)
-            & (pw.fn.strpos(pw.fn.lower(User.name), lowered) > 0))
+# The search's arms, each served by an index, so PostgreSQL ORs index scans instead of reading
+# every user. Written as SQL fragments: peewee made the same condition from an expression tree
+# of some thirty nodes, twice a search (its page and its count), 4 % of the mixed load's CPU
+# (bench/README.md, finding 62). Columns unqualified: the queries they go into read app_user
+# alone. A name contains the text, any case, through the per-character GIN index (org
+# migration 0004): most Chinese searches are one or two characters, too short for trigrams,
+# so the index finds the names holding every character and strpos keeps those holding them in
+# order; a username prefix; the 工号 exactly.
+_NAME_USERNAME_NUMBER = ("(string_to_array(lower(name), NULL) @> %s::text[]"
+                         " AND strpos(lower(name), %s) > 0)"
+                         " OR lower(username) LIKE %s OR employee_no = %s")
+_PINYIN_PREFIX = " OR name_initials LIKE %s OR name_pinyin LIKE %s"
+_DEPARTMENT_AMONG = " OR department_id = ANY(%s)"
 
 
-def _text_filter(q: str, index: DepartmentIndex) -> pw.Expression | None:
+def _text_filter(q: str, index: DepartmentIndex) -> pw.SQL | None:
     """Name (any part), username or pinyin (prefix), 工号 (exact) or department name (with its
-    sub-departments): every arm has an index, so PostgreSQL ORs index scans instead of
-    reading every user."""
+    sub-departments)."""
     q = q.strip()
     if not q:
         return None
     lowered = q.lower()
-    condition = (_name_contains(q)
-                 | _starts_with(pw.fn.lower(User.username), lowered)
-                 | (User.employee_no == q))
+    sql = _NAME_USERNAME_NUMBER
+    params: list[Any] = [sorted(set(lowered)), lowered, _like_prefix(lowered), q]
     ascii_q = "".join(ch for ch in lowered if ch.isascii() and ch.isalnum())
     if ascii_q and ascii_q == lowered.replace(" ", ""):
-        condition |= (_starts_with(User.name_initials, ascii_q)
-                      | _starts_with(User.name_pinyin, ascii_q))
+        sql += _PINYIN_PREFIX
+        params += [_like_prefix(ascii_q)] * 2
     matching_departments = {d.id for d in index.rows.values() if q in d.name and d.active}
     if matching_departments:
         subtree: set[int] = set()
         for dept_id in matching_departments:
             subtree |= index.subtree(dept_id)
-        condition |= User.department << subtree
-    return condition
+        sql += _DEPARTMENT_AMONG
+        params.append(sorted(subtree))
+    return pw.SQL(f"({sql})", params)
 
 
 def _in_departments(ids: set[int]) -> pw.Expression:
