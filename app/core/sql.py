@@ -162,16 +162,19 @@ def _write_sql(model: type[pw.Model], updating: bool, names: tuple[str, ...]) ->
     return known
 
 
-_BY_KEY: dict[type, Compiled] = {}
+_BY_KEY: dict[tuple[type, bool], Compiled] = {}
 
 
-def row_by_key(model: type[pw.Model], key: int) -> Any:
-    """The row of `model` with this integer primary key, or None: `get_by_id`'s statement,
-    made once per model (BaseModel.get_by_id)."""
-    compiled = _BY_KEY.get(model)
+def row_by_key(model: type[pw.Model], key: int, for_update: bool = False) -> Any:
+    """The row of `model` with this integer primary key (locked FOR UPDATE if asked), or None:
+    `get_by_id`'s statement, made once per model (BaseModel.get_by_id, the 公文 lookups)."""
+    compiled = _BY_KEY.get((model, for_update))
     if compiled is None:
-        compiled = _BY_KEY.setdefault(model, Compiled(
-            lambda key: model.select().where(model._meta.primary_key == key), key=int))
+        def by_key(key: int) -> pw.ModelSelect:
+            query = model.select().where(model._meta.primary_key == key)
+            return query.for_update() if for_update else query
+
+        compiled = _BY_KEY.setdefault((model, for_update), Compiled(by_key, key=int))
     return compiled.first(key=key)
 
 

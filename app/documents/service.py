@@ -18,6 +18,7 @@ from app.core.context import Principal, RequestContext
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.forms import Schema
+from app.core.sql import row_by_key
 from app.documents import access, numbering, storage, validation
 from app.documents.constants import (
     DEFAULT_INCOMING_PATTERN,
@@ -55,20 +56,14 @@ _LINES = re.compile(r"[\r\n]+")
 
 # ---- loading --------------------------------------------------------------------------------
 def _outgoing_or_404(doc_id: int, for_update: bool = False) -> OutgoingDocument:
-    query = OutgoingDocument.select().where(OutgoingDocument.id == doc_id)
-    if for_update:
-        query = query.for_update()
-    doc = query.first()
+    doc = row_by_key(OutgoingDocument, doc_id, for_update)
     if doc is None:
         raise NotFound("公文不存在")
     return doc
 
 
 def _incoming_or_404(incoming_id: int, for_update: bool = False) -> IncomingDocument:
-    query = IncomingDocument.select().where(IncomingDocument.id == incoming_id)
-    if for_update:
-        query = query.for_update()
-    found = query.first()
+    found = row_by_key(IncomingDocument, incoming_id, for_update)
     if found is None:
         raise NotFound("收文不存在")
     return found

@@ -146,6 +146,34 @@ def test_get_by_id_reads_the_row_peewee_reads_through_one_statement(db) -> None:
 
     seen = run_in_transaction(read)
     assert seen[:2] == seen[2:] and [s[1] for s in seen[:2]] == ["officer0", "officer1"]
-    assert User in _BY_KEY
+    assert (User, False) in _BY_KEY
     with pytest.raises(User.DoesNotExist):
         run_in_transaction(User.get_by_id, 10**12)
+
+
+def test_a_row_read_by_key_for_update_is_locked_until_the_unit_ends(db) -> None:
+    import psycopg2
+    import psycopg2.errors
+
+    from app.core.db import connect_params
+    from app.core.sql import row_by_key
+
+    user = make_user("officer")
+
+    def other_session_may_lock() -> bool:
+        conn = psycopg2.connect(**connect_params(db.owner_url))
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM app_user WHERE id = %s FOR UPDATE NOWAIT", (user.id,))
+            return True
+        except psycopg2.errors.LockNotAvailable:
+            return False
+        finally:
+            conn.close()
+
+    def read(for_update: bool) -> tuple[str, bool]:
+        return row_by_key(User, user.id, for_update).username, other_session_may_lock()
+
+    assert run_in_transaction(read, True) == ("officer", False)
+    assert run_in_transaction(read, False) == ("officer", True)
+    assert run_in_transaction(row_by_key, User, 10**12, True) is None
