@@ -18,7 +18,7 @@ from app.core.context import Principal, RequestContext
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.forms import Schema
-from app.core.sql import row_by_key
+from app.core.sql import Compiled, row_by_key
 from app.documents import access, numbering, storage, validation
 from app.documents.constants import (
     DEFAULT_INCOMING_PATTERN,
@@ -46,8 +46,8 @@ from app.documents.models import (
     Opinion,
     OutgoingDocument,
 )
-from app.org.models import Department, User
-from app.org.service import department, department_top
+from app.org.models import Department, User, user_names
+from app.org.service import DepartmentIndex, department, department_top
 
 PAGE_SIZE = 20
 EDITABLE_STATUSES = {"draft", "in_flow"}
@@ -225,10 +225,14 @@ def attach_workflow(ctx: RequestContext, doc: OutgoingDocument, instance_id: int
 
 
 # ---- the view -------------------------------------------------------------------------------
-def _names(ids: list[int], model: Any) -> list[str]:
-    if not ids:
-        return []
-    names = dict(model.select(model.id, model.name).where(model.id.in_(ids)).tuples())
+def _department_names(ids: list[int]) -> list[str]:
+    """The names of these departments (disabled ones too), in this order, from the kept tree."""
+    rows = DepartmentIndex.load().rows
+    return [rows[i].name for i in ids if i in rows]
+
+
+def _user_names(ids: list[int]) -> list[str]:
+    names = user_names(ids)
     return [names[i] for i in ids if i in names]
 
 
@@ -269,6 +273,17 @@ def _files(doc_id: int | None = None, incoming_id: int | None = None) -> list[di
     return result
 
 
+# What a 稿纸's page reads besides the row, by the 稿纸's id: made once (app.core.sql), as the
+# page is opened at every step of its flow.
+_OPINIONS = Compiled(lambda doc: Opinion.select().where(Opinion.document == doc)
+                     .order_by(Opinion.created_at, Opinion.id), doc=int)
+_RELATED_INCOMING = Compiled(lambda doc: IncomingDocument.select().join(IncomingLink)
+                             .where(IncomingLink.document == doc).order_by(IncomingDocument.id),
+                             doc=int)
+_DISTRIBUTION = Compiled(lambda doc: Distribution.select().where(Distribution.document == doc)
+                         .order_by(Distribution.id), doc=int)
+
+
 def document_view(doc: OutgoingDocument) -> dict[str, Any]:
     """Every field of the 稿纸, with the names and opinions the templates and PDFs print."""
     values = {name: getattr(doc, name) for name in doc._meta.fields}
@@ -280,23 +295,20 @@ def document_view(doc: OutgoingDocument) -> dict[str, Any]:
         secrecy_mark=secrecy_mark(doc), disclosure_title=DISCLOSURES[doc.disclosure],
         drafter_name=User.get_by_id(doc.drafter_id).name,
         department_name=department(doc.drafting_department_id).name,
-        main_to_departments=_names(list(doc.main_to_dept_ids), Department),
-        cc_departments=_names(list(doc.cc_dept_ids), Department),
-        countersign_departments=_names(list(doc.countersign_dept_ids), Department),
-        internal_cc_users=_names(list(doc.internal_cc_user_ids), User),
+        main_to_departments=_department_names(list(doc.main_to_dept_ids)),
+        cc_departments=_department_names(list(doc.cc_dept_ids)),
+        countersign_departments=_department_names(list(doc.countersign_dept_ids)),
+        internal_cc_users=_user_names(list(doc.internal_cc_user_ids)),
         keyword_count=len(doc.keywords.split()),
         issued_on_text=chinese_date(doc.issued_on) if doc.issued_on else "",
         printed_on_text=chinese_date(doc.printed_on) if doc.printed_on else "",
-        opinions=[_opinion_dict(op) for op in Opinion.select().where(Opinion.document == doc.id)
-                  .order_by(Opinion.created_at, Opinion.id)],
+        opinions=[_opinion_dict(op) for op in _OPINIONS.rows(doc=doc.id)],
         files=_files(doc_id=doc.id),
         related=[{"id": i.id, "receipt_no": i.receipt_no, "title": i.title}
-                 for i in IncomingDocument.select().join(IncomingLink).where(
-                     IncomingLink.document == doc.id).order_by(IncomingDocument.id)],
+                 for i in _RELATED_INCOMING.rows(doc=doc.id)],
         distribution=[{"kind": d.recipient_kind, "name": d.recipient_name, "copies": d.copies,
                        "incoming_id": d.incoming_id, "at": d.sent_at}
-                      for d in Distribution.select().where(Distribution.document == doc.id)
-                      .order_by(Distribution.id)],
+                      for d in _DISTRIBUTION.rows(doc=doc.id)],
     )
     values["related_receipts"] = "\n".join(r["receipt_no"] or "" for r in values["related"])
     return values

@@ -118,3 +118,24 @@ def test_distribution_delivers_to_internal_recipients_inboxes(bureau):
     assert view["status"] == "distributed"
     first = view["distribution"][0]
     assert (first["kind"], first["name"]) == ("main", "法制支队")
+
+
+def test_the_document_page_names_its_departments_people_and_opinions(bureau):
+    """What document_view adds to the row: names in the order chosen (departments from the
+    kept tree, people by one statement), the opinions, the distribution."""
+    doc_id = draft(bureau, main_to_dept_ids=[bureau.legal.id, bureau.office.id],
+                   cc_dept_ids=[bureau.office.id],
+                   internal_cc_user_ids=[bureau.leader.id, bureau.colleague.id])
+    view = run_in_transaction(service.get_document, ctx_for(bureau.drafter), doc_id)
+    assert view["main_to_departments"] == [bureau.legal.name, bureau.office.name]
+    assert view["cc_departments"] == [bureau.office.name]
+    assert view["countersign_departments"] == []
+    assert view["internal_cc_users"] == [bureau.leader.name, bureau.colleague.name]
+    assert (view["opinions"], view["related"], view["distribution"]) == ([], [], [])
+    issue(bureau, doc_id)
+    run_in_transaction(service.distribute, ctx_for(bureau.clerk), doc_id)
+    view = run_in_transaction(service.get_document, ctx_for(bureau.drafter), doc_id)
+    assert [(o["kind"], o["user_name"], o["text"]) for o in view["opinions"]] == [
+        ("sign", bureau.leader.name, "同意")]
+    assert [(d["kind"], d["name"]) for d in view["distribution"]][:2] == [
+        ("main", bureau.legal.name), ("main", bureau.office.name)]
