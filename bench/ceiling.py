@@ -34,15 +34,13 @@ from app.core.db import database, session_params
 def todo_sql() -> tuple[str, str]:
     """(page query, count query) of the unfiltered 待办 list, with one %s for the user id."""
     from app.core.sql import count_of
-    from app.workflow.models import Instance, Task
-    from app.workflow.service import PAGE_SIZE, todo_query
+    from app.workflow.service import _TODO_ORDER, PAGE_SIZE, todo_query
 
     if database.obj is None:
         database.initialize(peewee.PostgresqlDatabase(None))  # SQL generation only
     marker = -424242
     query = todo_query(marker)
-    page = query.order_by(Instance.urgency.desc(), Task.due_at.asc(nulls="LAST"),
-                          Task.created_at.desc()).paginate(1, PAGE_SIZE)
+    page = query.order_by(*_TODO_ORDER).paginate(1, PAGE_SIZE)  # the list's own order
     page_sql, page_params = page.sql()
     count_sql, count_params = count_of(query).sql()  # what peewee's Query.count() executes
     return _bind_user(page_sql, page_params, marker), _bind_user(count_sql, count_params, marker)

@@ -31,6 +31,7 @@ from app.core.context import RequestContext
 from app.core.db import database, execute_prepared
 from app.core.errors import ValidationError
 from app.core.features import Scope
+from app.core.sql import like_prefix
 
 __all__ = [
     "EXPORT_LIMIT",
@@ -221,9 +222,7 @@ def _filtered(ctx: RequestContext | None, query: AuditQuery, scope: Scope) -> pw
 
 
 def _starts_with(column: pw.Field, prefix: str) -> pw.Expression:
-    """LIKE 'prefix%' (case-sensitive, so the text_pattern_ops index serves it)."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return pw.Expression(column, pw.OP.LIKE, escaped + "%")
+    return pw.Expression(column, pw.OP.LIKE, like_prefix(prefix))
 
 
 def _scope_condition(ctx: RequestContext | None, scope: Scope) -> pw.Expression | None:

@@ -178,6 +178,13 @@ def row_by_key(model: type[pw.Model], key: int, for_update: bool = False) -> Any
     return compiled.first(key=key)
 
 
+def like_prefix(text: str) -> str:
+    """A LIKE pattern for "starts with `text`", its wildcards and backslashes taken literally.
+    Case-sensitive LIKE, not peewee's startswith (ILIKE): a text_pattern_ops index serves it."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
 def _literal(value: Any) -> str:
     """A parameter as SQL text, quoted by psycopg2 for this connection; % doubled, since the
     statement text goes through psycopg2's formatting once more."""

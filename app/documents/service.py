@@ -47,7 +47,7 @@ from app.documents.models import (
     OutgoingDocument,
 )
 from app.org.models import Department, User, user_names
-from app.org.service import DepartmentIndex, department, department_top
+from app.org.service import department, department_names, department_top
 
 PAGE_SIZE = 20
 EDITABLE_STATUSES = {"draft", "in_flow"}
@@ -225,12 +225,6 @@ def attach_workflow(ctx: RequestContext, doc: OutgoingDocument, instance_id: int
 
 
 # ---- the view -------------------------------------------------------------------------------
-def _department_names(ids: list[int]) -> list[str]:
-    """The names of these departments (disabled ones too), in this order, from the kept tree."""
-    rows = DepartmentIndex.load().rows
-    return [rows[i].name for i in ids if i in rows]
-
-
 def _user_names(ids: list[int]) -> list[str]:
     names = user_names(ids)
     return [names[i] for i in ids if i in names]
@@ -295,9 +289,9 @@ def document_view(doc: OutgoingDocument) -> dict[str, Any]:
         secrecy_mark=secrecy_mark(doc), disclosure_title=DISCLOSURES[doc.disclosure],
         drafter_name=User.get_by_id(doc.drafter_id).name,
         department_name=department(doc.drafting_department_id).name,
-        main_to_departments=_department_names(list(doc.main_to_dept_ids)),
-        cc_departments=_department_names(list(doc.cc_dept_ids)),
-        countersign_departments=_department_names(list(doc.countersign_dept_ids)),
+        main_to_departments=department_names(list(doc.main_to_dept_ids)),
+        cc_departments=department_names(list(doc.cc_dept_ids)),
+        countersign_departments=department_names(list(doc.countersign_dept_ids)),
         internal_cc_users=_user_names(list(doc.internal_cc_user_ids)),
         keyword_count=len(doc.keywords.split()),
         issued_on_text=chinese_date(doc.issued_on) if doc.issued_on else "",
