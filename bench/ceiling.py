@@ -8,9 +8,9 @@ generated from the same peewee query builder (`todo_query`), so the two cannot d
 Nothing else: no session lookup, no permission check, no audit event, no template; JSON out.
 Both statements are prepared once per connection and run on one generic plan, like the
 platform's hot statements (the same session options: finding 59).
-Same process count as the application (forked over one socket) and the same concurrency model
-(a bounded thread pool, one connection per thread), so our figure divided by this one is the
-cost of everything the platform adds around the query.
+Same process count as the application (forked, each on its own SO_REUSEPORT socket) and the
+same concurrency model (a bounded thread pool, one connection per thread), so our figure
+divided by this one is the cost of everything the platform adds around the query.
 """
 
 from __future__ import annotations
@@ -106,16 +106,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--reuse-port", action="store_true",
-                        help="each worker binds its own socket (SO_REUSEPORT)")
     args = parser.parse_args()
-    shared = None if args.reuse_port else tornado.netutil.bind_sockets(args.port, "127.0.0.1")
     if args.workers > 1:
         tornado.process.fork_processes(args.workers, max_restarts=0)
 
     async def serve() -> None:
-        sockets = shared or tornado.netutil.bind_sockets(args.port, "127.0.0.1",
-                                                         reuse_port=True)
+        # each worker on its own socket, as `oa-ops serve` (finding 2): on one shared socket
+        # the first worker to wake took every connection of the run now and then (finding 64)
+        sockets = tornado.netutil.bind_sockets(args.port, "127.0.0.1", reuse_port=True)
         ceiling = Ceiling(args.database_url, args.threads)
         app = tornado.web.Application([(r"/todo", TodoHandler, {"ceiling": ceiling})])
         server = tornado.httpserver.HTTPServer(app)

@@ -148,13 +148,11 @@ def start_platform(pg: LocalCluster, workers: int, extra_env: dict[str, str],
     return process
 
 
-def start_ceiling(pg: LocalCluster, workers: int, threads: int,
-                  reuse_port: bool = False) -> subprocess.Popen:
+def start_ceiling(pg: LocalCluster, workers: int, threads: int) -> subprocess.Popen:
     logfile = open(VAR / "ceiling.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.ceiling", "--port", str(CEILING_PORT), "--workers",
-         str(workers), "--threads", str(threads), "--database-url", pg.url(RUNTIME_ROLE, RUN_DB),
-         *(["--reuse-port"] if reuse_port else [])],
+         str(workers), "--threads", str(threads), "--database-url", pg.url(RUNTIME_ROLE, RUN_DB)],
         cwd=ROOT, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
     _wait_port(CEILING_PORT)
     return process
@@ -203,13 +201,13 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
             raise RuntimeError("基准用户登录失败：请查看 var/bench/platform.log")
         ids = [i for i, _ in users[:plan.ceiling_concurrency]]
         ceiling_urls = [f"http://127.0.0.1:{CEILING_PORT}/todo?user={i}" for i in ids]
-        await load.closed_loop(ceiling_urls, [None], 2, plan.ceiling_concurrency, connector)
-        await load.closed_loop([base + platform_path], [vu.session.cookie_jar for vu in probe], 2,
+        await load.closed_loop(ceiling_urls, [""], 2, plan.ceiling_concurrency, connector)
+        await load.closed_loop([base + platform_path], [vu.cookie_header() for vu in probe], 2,
                                plan.ceiling_concurrency, connector)
         result["ceiling"] = {}
         for name, urls, jars, group in (
-                ("ceiling", ceiling_urls, [None], ceiling_group),
-                ("platform", [base + platform_path], [vu.session.cookie_jar for vu in probe],
+                ("ceiling", ceiling_urls, [""], ceiling_group),
+                ("platform", [base + platform_path], [vu.cookie_header() for vu in probe],
                  app_group)):
             group.mark(), db_group.mark()
             own0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -316,8 +314,6 @@ def main() -> None:
     parser.add_argument("--steps", help="并发人数，逗号分隔（覆盖默认）")
     parser.add_argument("--step-seconds", type=float)
     parser.add_argument("--think", type=float, help="平均思考时间（秒）")
-    parser.add_argument("--reuse-port", action="store_true",
-                        help="平台与上限都按 SO_REUSEPORT 分发连接（试验提议的 server.py 修改）")
     parser.add_argument("--variant", action="append", default=[],
                         help="以 bench.serve_variant 启动平台并打开该项试验修改，可重复："
                              "no-gzip")
@@ -356,16 +352,15 @@ def run(args: argparse.Namespace, plan: Plan, scale: Scale, pg: LocalCluster) ->
     platform_env = dict(item.split("=", 1) for item in args.env)
     fresh_copy(pg, template)
     conditions = {"machine": machine(), "plan": dataclasses.asdict(plan), "env": platform_env,
-                  "reuse_port": args.reuse_port, "variant": args.variant,
+                  "variant": args.variant,
                   "scale": dataclasses.asdict(scale), "template": template, "seed": seeded,
                   "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     users = bench_usernames(pg, max([*plan.steps, plan.ceiling_concurrency]))
     platform = ceiling = None
     try:
-        variant = [f"--{v}" for v in args.variant] + (["--reuse-port"] if args.reuse_port
-                                                      else [])
+        variant = [f"--{v}" for v in args.variant]
         platform = start_platform(pg, plan.workers, platform_env, variant)
-        ceiling = start_ceiling(pg, plan.workers, 8, args.reuse_port)
+        ceiling = start_ceiling(pg, plan.workers, 8)
         app_group = ProcessGroup.of_parent(platform.pid)
         ceiling_group = ProcessGroup.of_parent(ceiling.pid)
         db_group = ProcessGroup.postgres(pg.data)

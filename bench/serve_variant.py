@@ -5,12 +5,10 @@ modified. See bench/README.md, "Findings". (The earlier --no-pool-ping, --single
 --graph-cache variants are gone: those changes are now in app/core/db.py and app/workflow/.)
 
     OA_DATABASE_URL=... python -m bench.serve_variant --port 18888 --workers 2 \\
-        --reuse-port --no-gzip
+        --no-gzip
 
---reuse-port     each forked worker binds its own socket with SO_REUSEPORT (server.py): the
-                 kernel spreads new connections; with one shared socket Tornado's accept
-                 handler drains the backlog in whichever worker wakes first, so a burst of
-                 keep-alive connections lands on one process.
+Each forked worker binds its own socket with SO_REUSEPORT, as `oa-ops serve` does (finding 2).
+
 --no-gzip        no response compression in Python (application.py compress_response=False;
                  nginx compresses in production).
 """
@@ -30,7 +28,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--reuse-port", action="store_true")
     parser.add_argument("--no-gzip", action="store_true")
     args = parser.parse_args()
 
@@ -47,12 +44,11 @@ def main() -> None:
     from app.features import installed_features
 
     cookie_secret(cfg)
-    shared = None if args.reuse_port else tornado.netutil.bind_sockets(cfg.port, cfg.host)
     if cfg.process_count > 1:
         tornado.process.fork_processes(cfg.process_count, max_restarts=0)
 
     async def serve() -> None:
-        sockets = shared or tornado.netutil.bind_sockets(cfg.port, cfg.host, reuse_port=True)
+        sockets = tornado.netutil.bind_sockets(cfg.port, cfg.host, reuse_port=True)
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
         application = make_app(installed_features(), cfg)
         if args.no_gzip:

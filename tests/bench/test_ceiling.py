@@ -4,6 +4,13 @@ planned its page on every request and made the platform's ratio look better than
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
 from app.core.db import run_in_transaction
 from app.workflow.models import Instance, Task
 from bench.ceiling import Ceiling
@@ -41,3 +48,30 @@ def test_the_ceiling_lists_open_tasks_on_generic_plans(seeded) -> None:
     assert len(listed["items"]) == min(len(tasks), 20)
     assert mode == "force_generic_plan"
     assert plans == [("ceiling_count", 1, 0), ("ceiling_page", 1, 0)]
+
+
+def _listening_sockets(port: int) -> int:
+    """Sockets listening on 127.0.0.1:`port` (state 0A in /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        return sum(1 for line in table.readlines()[1:]
+                   if line.split()[1] == wanted and line.split()[3] == "0A")
+
+
+def test_each_ceiling_worker_listens_on_its_own_socket(db) -> None:
+    """As `oa-ops serve` (finding 2): on one shared socket the worker that woke first now and
+    then took every connection of a run, and the ceiling's figure swung by a quarter (64)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--workers", "2",
+         "--database-url", db.runtime_url], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while _listening_sockets(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _listening_sockets(port) == 2
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
