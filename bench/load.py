@@ -96,6 +96,10 @@ class VirtualUser:
     async def close(self) -> None:
         await self.session.close()
 
+    def cookie_header(self) -> str:
+        """The Cookie header this user's browser sends (after signing in)."""
+        return "; ".join(f"{cookie.key}={cookie.value}" for cookie in self.session.cookie_jar)
+
     def _xsrf(self) -> str:
         for cookie in self.session.cookie_jar:
             if cookie.key == "_xsrf":
@@ -206,19 +210,23 @@ class VirtualUser:
             await asyncio.sleep(self.rng.expovariate(1 / self.think))
 
 
-async def closed_loop(urls: list[str], cookies: list[aiohttp.CookieJar | None], seconds: float,
-                      concurrency: int, connector: aiohttp.BaseConnector) -> tuple[int, int,
-                                                                                   list[float]]:
-    """Requests back to back (no think time) from `concurrency` workers: throughput."""
+async def closed_loop(urls: list[str], cookies: list[str], seconds: float, concurrency: int,
+                      connector: aiohttp.BaseConnector) -> tuple[int, int, list[float]]:
+    """Requests back to back (no think time) from `concurrency` workers: throughput. Worker i
+    sends `cookies[i % len(cookies)]` as its Cookie header ('' for none), fixed as a browser's
+    is between two sign-ins: an aiohttp CookieJar filters its cookies for every request, and
+    on the same two cores that client work was taken from the server (finding 64)."""
     stop_at = time.monotonic() + seconds
     latencies: list[float] = []
     errors = 0
 
     async def worker(index: int) -> None:
         nonlocal errors
-        jar = cookies[index % len(cookies)] or aiohttp.DummyCookieJar()
+        cookie = cookies[index % len(cookies)]
         async with aiohttp.ClientSession(connector=connector, connector_owner=False,
-                                         cookie_jar=jar) as session:
+                                         cookie_jar=aiohttp.DummyCookieJar(),
+                                         headers={"Cookie": cookie} if cookie else None
+                                         ) as session:
             i = index
             while time.monotonic() < stop_at:
                 url = urls[i % len(urls)]

@@ -81,7 +81,7 @@ async def _load(path: str | None, users: list[str], seconds: float, concurrency:
         print("各操作次数：", dict(collections.Counter(s.action for s in recorder.samples)))
     else:
         count, errors, _ = await load.closed_loop(
-            [f"http://127.0.0.1:{APP_PORT}{path}"], [vu.session.cookie_jar for vu in vus],
+            [f"http://127.0.0.1:{APP_PORT}{path}"], [vu.cookie_header() for vu in vus],
             seconds, concurrency, connector)
     for vu in vus:
         await vu.close()
@@ -107,13 +107,16 @@ def print_statements(pg) -> None:
     again on every EXECUTE (finding 59)."""
     rows = pg.psql(
         "WITH s AS (SELECT calls, plans, total_exec_time + total_plan_time AS total,"
-        " mean_exec_time, mean_plan_time, regexp_replace(query, '\\s+', ' ', 'g') AS query"
+        " mean_exec_time, mean_plan_time, wal_bytes / greatest(calls, 1) AS wal,"
+        " regexp_replace(query, '\\s+', ' ', 'g') AS query"
         " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
         f" WHERE datname = '{RUN_DB}'))"
         " SELECT round((100 * total / sum(total) OVER ())::numeric, 1), calls, plans,"
-        " round(mean_exec_time::numeric, 3), round(mean_plan_time::numeric, 3), left(query, 150)"
+        " round(mean_exec_time::numeric, 3), round(mean_plan_time::numeric, 3), round(wal),"
+        " left(query, 150)"
         " FROM s ORDER BY total DESC LIMIT 25", database=RUN_DB)
-    print("--- 语句（占数据库执行+计划时间 %、次数、计划次数、平均执行 ms、平均计划 ms、语句）")
+    print("--- 语句（占数据库执行+计划时间 %、次数、计划次数、平均执行 ms、平均计划 ms、"
+          "每次 WAL 字节、语句）")
     for line in rows.splitlines():
         print("  " + line.replace("|", "  "))
 
