@@ -205,7 +205,7 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
         await load.closed_loop([base + platform_path], [vu.cookie_header() for vu in probe], 2,
                                plan.ceiling_concurrency, connector)
         result["ceiling"] = {}
-        for name, urls, jars, group in (
+        for name, urls, cookies, group in (
                 ("ceiling", ceiling_urls, [""], ceiling_group),
                 ("platform", [base + platform_path], [vu.cookie_header() for vu in probe],
                  app_group)):
@@ -213,7 +213,7 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
             own0 = resource.getrusage(resource.RUSAGE_SELF)
             started = time.monotonic()
             count, errors, latencies = await load.closed_loop(
-                urls, jars, plan.ceiling_seconds, plan.ceiling_concurrency, connector)
+                urls, cookies, plan.ceiling_seconds, plan.ceiling_concurrency, connector)
             elapsed = time.monotonic() - started
             result["ceiling"][name] = {
                 "requests": count, "errors": errors, "rps": count / elapsed,

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from app.core.db import run_in_transaction
 from app.workflow.models import Instance, Task
@@ -66,7 +67,7 @@ def test_each_ceiling_worker_listens_on_its_own_socket(db) -> None:
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--workers", "2",
-         "--database-url", db.runtime_url], start_new_session=True)
+         "--database-url", db.runtime_url], cwd=Path(__file__).parents[2], start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while _listening_sockets(port) < 2 and time.monotonic() < deadline:
