@@ -20,14 +20,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee as pw
 
 from app.audit.service import record
 from app.core import events
 from app.core.context import RequestContext
-from app.core.db import database
+from app.core.db import database, execute_prepared
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.generation import Kept
@@ -39,7 +39,6 @@ from app.workflow.definition import DEFAULT_DEADLINE_HOURS, Graph
 from app.workflow.models import (
     URGENCY_TITLES,
     Definition,
-    Delegation,
     History,
     Instance,
     NodeRun,
@@ -224,13 +223,26 @@ def _notify(user_id: int, kind: str, task_id: int | None = None) -> None:
 
 
 # ---- delegation ---------------------------------------------------------------------------------
-def active_delegation(user_id: int, flow_code: str, on: dt.date | None = None) -> Delegation | None:
-    on = on or today()
-    return (Delegation.select()
-            .where((Delegation.user_id == user_id) & Delegation.revoked_at.is_null()
-                   & (Delegation.start_date <= on) & (Delegation.end_date >= on)
-                   & Delegation.flow_code.in_(["", flow_code]))
-            .order_by(Delegation.flow_code.desc(), Delegation.id.desc()).first())
+class ActiveDelegation(NamedTuple):
+    id: int
+    delegate_id: int
+
+
+# Looked up for every task created (each step of every flow): the user's delegation for this
+# flow first, else one for every flow. Fixed text, prepared: peewee built it anew each time.
+_ACTIVE_DELEGATION = (
+    "SELECT id, delegate_id FROM wf_delegation"
+    " WHERE user_id = %(user)s AND revoked_at IS NULL AND start_date <= %(on)s"
+    " AND end_date >= %(on)s AND flow_code IN ('', %(flow)s)"
+    " ORDER BY flow_code DESC, id DESC LIMIT 1")
+
+
+def active_delegation(user_id: int, flow_code: str,
+                      on: dt.date | None = None) -> ActiveDelegation | None:
+    """The delegation in force for `user_id`'s tasks of `flow_code` on `on` (today)."""
+    row = execute_prepared(_ACTIVE_DELEGATION, {"user": user_id, "on": on or today(),
+                                                "flow": flow_code}).fetchone()
+    return None if row is None else ActiveDelegation(*row)
 
 
 # ---- tasks ------------------------------------------------------------------------------------

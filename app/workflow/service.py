@@ -314,6 +314,8 @@ _INSTANCE_TASKS = Compiled(lambda inst: Task.select().where(Task.instance_id == 
                            .order_by(Task.id), inst=int)
 _INSTANCE_HISTORY = Compiled(lambda inst: History.select().where(History.instance_id == inst)
                              .order_by(History.id), inst=int)
+_CHILDREN = Compiled(lambda inst: Instance.select(Instance.id)
+                     .where(Instance.parent_instance_id == inst).order_by(Instance.id), inst=int)
 
 
 def _instance_view(ctx: RequestContext, inst: Instance,
@@ -344,8 +346,7 @@ def _instance_view(ctx: RequestContext, inst: Instance,
         "can_terminate": inst.status == "running" and engine.monitors(ctx, inst),
         "recallable": _recallable(inst, tasks, ctx.user_id),
         "parent_instance_id": inst.parent_instance_id,
-        "children": [c.id for c in Instance.select(Instance.id).where(
-            Instance.parent_instance_id == inst.id)],
+        "children": [row[0] for row in _CHILDREN.execute(inst=inst.id).fetchall()],
     }
     record(ctx, "workflow.instance.read", object_type="wf_instance", object_id=inst.id)
     return view, names

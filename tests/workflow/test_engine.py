@@ -278,6 +278,27 @@ def test_delegation_in_range_and_its_expiry(bureau) -> None:
            {"delegate_id": bureau.leader.id, "start_date": today, "end_date": today})
 
 
+
+def test_a_flows_own_delegation_comes_before_one_for_every_flow(bureau) -> None:
+    install(flows.SIMPLE)
+    today = engine.today()
+    leader = bureau.ctx("leader")
+    every_flow = {"start_date": today, "end_date": today, "flow_code": ""}
+    tx(service.create_delegation, leader, {**every_flow, "delegate_id": bureau.a.id})
+    own = tx(service.create_delegation, leader,
+             {**every_flow, "flow_code": "simple", "delegate_id": bureau.b.id})["id"]
+
+    def delegate(flow: str, on: dt.date = today) -> int | None:
+        found = tx(engine.active_delegation, bureau.leader.id, flow, on)
+        return found.delegate_id if found else None
+
+    assert delegate("simple") == bureau.b.id
+    assert tx(engine.active_delegation, bureau.leader.id, "simple").id == own
+    assert delegate("another") == bureau.a.id
+    assert delegate("simple", today + dt.timedelta(days=1)) is None  # out of range
+    tx(service.revoke_delegation, leader, own)
+    assert delegate("simple") == bureau.a.id  # a revoked delegation is no longer in force
+
 # ---- urge, terminate ----------------------------------------------------------------------------
 def test_urge_is_recorded_and_published(bureau) -> None:
     install(flows.SIMPLE)
@@ -373,6 +394,7 @@ def test_subflow_runs_and_the_parent_resumes(bureau) -> None:
     iid = start(bureau, "parent")
     child = tx(lambda: Instance.get(Instance.parent_instance_id == iid))
     assert instance(iid).current_nodes == ["child"]
+    assert tx(service.instance_view, bureau.ctx("drafter"), iid)["children"] == [child.id]
     approve(bureau, "b", child.id, form={"result": "已核实"})
     assert instance(child.id).status == "finished"
     assert instance(iid).current_nodes == ["after"]
