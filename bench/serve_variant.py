@@ -49,7 +49,7 @@ def main() -> None:
 
     async def serve() -> None:
         sockets = tornado.netutil.bind_sockets(cfg.port, cfg.host, reuse_port=True)
-        init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads)
+        init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
         if args.no_gzip:
             application.transforms = [t for t in application.transforms

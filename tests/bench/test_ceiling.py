@@ -55,8 +55,8 @@ def _listening_sockets(port: int) -> int:
     """Sockets listening on 127.0.0.1:`port` (state 0A in /proc/net/tcp)."""
     wanted = f"0100007F:{port:04X}"
     with open("/proc/net/tcp") as table:
-        return sum(1 for line in table.readlines()[1:]
-                   if line.split()[1] == wanted and line.split()[3] == "0A")
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if row[1] == wanted and row[3] == "0A")
 
 
 def test_each_ceiling_worker_listens_on_its_own_socket(db) -> None:

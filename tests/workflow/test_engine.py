@@ -278,7 +278,6 @@ def test_delegation_in_range_and_its_expiry(bureau) -> None:
            {"delegate_id": bureau.leader.id, "start_date": today, "end_date": today})
 
 
-
 def test_a_flows_own_delegation_comes_before_one_for_every_flow(bureau) -> None:
     install(flows.SIMPLE)
     today = engine.today()
@@ -298,6 +297,7 @@ def test_a_flows_own_delegation_comes_before_one_for_every_flow(bureau) -> None:
     assert delegate("simple", today + dt.timedelta(days=1)) is None  # out of range
     tx(service.revoke_delegation, leader, own)
     assert delegate("simple") == bureau.a.id  # a revoked delegation is no longer in force
+
 
 # ---- urge, terminate ----------------------------------------------------------------------------
 def test_urge_is_recorded_and_published(bureau) -> None:
