@@ -55,7 +55,7 @@ def main() -> None:
             application.transforms = [t for t in application.transforms
                                       if t.__name__ != "GZipContentEncoding"]
         server = tornado.httpserver.HTTPServer(
-            application, xheaders=True, max_body_size=cfg.max_body_mb * 1024 * 1024)
+            application, max_body_size=cfg.max_body_mb * 1024 * 1024)
         server.add_sockets(sockets)
         await asyncio.Event().wait()
 

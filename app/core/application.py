@@ -11,7 +11,8 @@ import tornado.routing
 import tornado.web
 
 from app.core import handlers
-from app.core.config import Settings
+from app.core.client_address import apply_proxy_headers
+from app.core.config import Settings, settings
 from app.core.features import Feature, NavItem, ordered
 from app.core.openapi import build_document
 from app.core.web import FeatureTemplateLoader, NotFoundHandler, log_request
@@ -79,6 +80,8 @@ class PlatformApplication(tornado.web.Application):
     _exact_for = -1  # how many rules the dictionary was built from
 
     def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        # the first place where the request exists: its address is right for every handler
+        apply_proxy_headers(request, settings().trusted_proxies)
         rules = self.wildcard_router.rules
         if len(self.default_router.rules) == 1:  # no host-specific routes (add_handlers)
             if self._exact_for != len(rules):

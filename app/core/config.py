@@ -8,6 +8,7 @@ lines using the same names as the environment without the ``OA_`` prefix, lower-
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ class Settings:
     debug: bool = False
     metrics_dir: str = ""
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")  # who may scrape /metrics
+    # whose X-Real-IP / X-Forwarded-* headers are believed (app.core.client_address)
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # sessions
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -83,6 +86,12 @@ def _coerce(raw: str, current: object) -> object:
     return raw
 
 
+def ip_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
+                                                   ...]:
+    """Addresses or networks (`10.0.0.0/24`) of a setting such as trusted_proxies."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     config_file = Path(env.get("OA_CONFIG_FILE", str(DEFAULT_CONFIG_FILE)))
@@ -98,6 +107,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if key in known:
             try:
                 values[key] = _coerce(value, getattr(defaults, key))
+                if key == "trusted_proxies":
+                    ip_networks(values[key])  # type: ignore[arg-type]
             except ValueError as exc:
                 raise ValueError(f"配置项 {key} 的值无效：{value!r}") from exc
         else:

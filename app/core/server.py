@@ -69,7 +69,7 @@ def serve(cfg: Settings) -> None:
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
         server = tornado.httpserver.HTTPServer(
-            application, xheaders=True, max_body_size=cfg.max_body_mb * 1024 * 1024
+            application, max_body_size=cfg.max_body_mb * 1024 * 1024
         )
         server.add_sockets(sockets)
         await asyncio.Event().wait()
