@@ -1,5 +1,7 @@
 """The web base: errors in Chinese, security headers, request ids, health and metrics."""
 
+import pytest
+
 from tests.conftest import Client
 
 
@@ -163,3 +165,51 @@ def test_static_urls_are_tornados_versioned_urls(client: Client, application) ->
         path = url.removeprefix("/static/").split("?")[0]
         assert url == StaticFileHandler.make_static_url(application.settings, path)
         assert client.get(url).status_code == 200
+
+
+def _gzipped(client: Client, url: str) -> tuple[bytes, dict[str, str]]:
+    response = client.get(url, headers={"Accept-Encoding": "gzip"}, stream=True)
+    assert response.status_code == 200
+    return response.raw.read(decode_content=False), dict(response.headers)
+
+
+def test_responses_are_gzipped_whole_or_in_chunks(client: Client) -> None:
+    """A body written whole (the API description, tens of KiB) and a static file sent in
+    chunks both arrive as gzip that decodes to the plain body (FastGzip sizes the window of
+    a whole body to it)."""
+    import gzip
+
+    import requests
+
+    for url in ("/api/openapi.json", "/static/css/app.css"):
+        plain = requests.get(client.base + url, headers={"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers and len(plain.content) > 1024
+        compressed, headers = _gzipped(client, url)
+        assert headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in headers["Vary"]
+        assert gzip.decompress(compressed) == plain.content
+        assert len(compressed) < len(plain.content) / 2
+        if "Content-Length" in headers:
+            assert int(headers["Content-Length"]) == len(compressed)
+
+
+@pytest.mark.parametrize("size", [1024, 5000, 20_000, 200_000])
+def test_a_whole_body_compresses_as_well_with_its_fitted_window(size: int) -> None:
+    import gzip
+    import zlib
+
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from app.core.application import FastGzip
+
+    words = "待办 公文 X公发〔2026〕7号 会议 督办 审批 ".encode()
+    body = b"".join(words[: (n * 7) % len(words)] + str(n).encode() for n in range(size))[:size]
+    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"),
+                                headers=HTTPHeaders({"Host": "oa", "Accept-Encoding": "gzip"}))
+    headers = HTTPHeaders({"Content-Type": "application/json", "Content-Length": str(size)})
+    _, headers, compressed = FastGzip(request).transform_first_chunk(200, headers, body, True)
+    assert headers["Content-Encoding"] == "gzip" and headers["Content-Length"] == str(
+        len(compressed))
+    assert gzip.decompress(compressed) == body
+    full_window = zlib.compressobj(FastGzip.GZIP_LEVEL, zlib.DEFLATED, 31)
+    assert len(compressed) <= len(full_window.compress(body) + full_window.flush())
