@@ -11,9 +11,9 @@ import datetime as dt
 import functools
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -116,7 +116,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def _request_id(self) -> str:
         given = self.request.headers.get("X-Request-Id", "")
-        return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
 
     # ---- identity -------------------------------------------------------------------------
     async def prepare(self) -> None:
