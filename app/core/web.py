@@ -102,6 +102,30 @@ class FeatureTemplateLoader(template.Loader):
             return template.Template(handle.read(), name=name, loader=self)
 
 
+# What every response of BaseHandler starts with (BaseHandler.clear).
+_RESPONSE_HEADERS = {
+    "Content-Type": "text/html; charset=UTF-8",
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_date_of_second: tuple[int, str] = (-1, "")  # replaced whole, never torn
+
+
+def _http_date() -> str:
+    """The Date header's text for now, formatted once per second."""
+    global _date_of_second
+    second = int(time.time())
+    cached = _date_of_second
+    if cached[0] != second:
+        cached = _date_of_second = (second, httputil.format_timestamp(second))
+    return cached[1]
+
+
 class BaseHandler(tornado.web.RequestHandler):
     public = False  # True: reachable without signing in
     allow_pending = False  # True: reachable while a password change or TOTP step is pending
@@ -254,19 +278,24 @@ class BaseHandler(tornado.web.RequestHandler):
         return max(minimum, min(maximum, value))
 
     # ---- output -----------------------------------------------------------------------------
-    def set_default_headers(self) -> None:
+    def clear(self) -> None:
+        """Tornado's reset of the response (its private fields, of the pinned version), with the
+        headers every response here starts with made once: Tornado built its own three, the
+        Date formatted anew, and then ours one `set_header` at a time, each value matched
+        against a pattern (4 % of a 待办 request; bench/README.md, finding 70). The Date is
+        formatted once per second; no Server header names Tornado's version."""
         if not hasattr(self, "request_id"):  # called by Tornado before initialize()
             self.request_id = self._request_id()
-        self.set_header("Content-Security-Policy", CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        self.set_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.set_header("Cache-Control", "no-store")
+        headers = httputil.HTTPHeaders(_RESPONSE_HEADERS)
+        headers["Date"] = _http_date()
         if settings().secure_cookies:
-            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        self.set_header("X-Request-Id", self.request_id)
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        headers["X-Request-Id"] = self.request_id  # _REQUEST_ID's characters, or hex
+        self._headers = headers
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = httputil.responses[200]
+        self.set_default_headers()  # Tornado's hook, kept for a handler that sets its own
 
     def compute_etag(self) -> str | None:
         """No ETag: every response is `no-store` (a hash of each body would be wasted)."""

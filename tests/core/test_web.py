@@ -27,6 +27,21 @@ def test_security_headers_on_every_response(client: Client) -> None:
         assert headers["Referrer-Policy"] == "same-origin"
 
 
+def test_every_response_is_dated_and_names_no_server_version(client: Client,
+                                                              settings_override) -> None:
+    import email.utils
+    import time
+
+    for path in ("/healthz", "/no-such-page"):
+        headers = client.get(path).headers
+        dated = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+        assert abs(dated - time.time()) < 5
+        assert "Server" not in headers
+        assert "Strict-Transport-Security" not in headers
+    settings_override(secure_cookies=True)
+    assert client.get("/healthz").headers["Strict-Transport-Security"].startswith("max-age=")
+
+
 def test_request_id_is_echoed_or_made(client: Client) -> None:
     given = client.get("/healthz", headers={"X-Request-Id": "abcdef0123456789"})
     assert given.headers["X-Request-Id"] == "abcdef0123456789"
