@@ -89,6 +89,15 @@ def cpu_ratio(ceiling: dict) -> float:
     return per_request(ceiling["ceiling"]) / max(per_request(ceiling["platform"]), 1e-12)
 
 
+def turns_text(ceiling: dict) -> str:
+    """How steady the ratio was over the turns the two sides took (bench.run.measure_ratio)."""
+    turns = ceiling.get("turns") or []
+    if not turns:
+        return ""
+    return (f"两者轮流各测 {len(turns)} 轮（每轮先后互换，机器快慢的变化两边均摊），"
+            f"各轮吞吐比 {min(turns):.0%}–{max(turns):.0%}")
+
+
 def _plot(path: Path, steps: list[dict]) -> None:
     import matplotlib
 
@@ -130,7 +139,7 @@ def markdown(conditions: dict, measured: dict, plot_name: str) -> str:
         f"**待办列表吞吐：上限的 {ratio:.0%}**（平台 /api/todo {ceiling['platform']['rps']:.0f} "
         f"次/秒，裸 Tornado + psycopg2 {ceiling['ceiling']['rps']:.0f} 次/秒，"
         f"{plan['ceiling_concurrency']} 个并发、无思考时间）；按每请求 CPU（平台进程 + 数据库）"
-        f"折算为上限的 {cpu_ratio(ceiling):.0%}，后者几乎不受本机其他负载影响",
+        f"折算为上限的 {cpu_ratio(ceiling):.0%}。{turns_text(ceiling)}",
         "",
         "CPU 以核计（1.0 = 一个核满载）；“每请求 CPU”= 该组进程的 CPU 时间 / 请求数，"
         "受本机其他负载的影响远小于吞吐量，是跨次运行比较的主要依据。",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
 import json
@@ -48,7 +49,7 @@ class Plan:
     steps: list[int]          # concurrent virtual users, stepped up
     step_seconds: float       # measuring window per step (after the step's logins)
     think: float              # mean think time between a user's actions (seconds)
-    ceiling_seconds: float    # closed-loop window for the todo-list ratio
+    ceiling_seconds: float    # each side's closed-loop time for the todo-list ratio (in turns)
     ceiling_concurrency: int
     workers: int              # processes of the platform and of the ceiling
 
@@ -177,6 +178,55 @@ def bench_usernames(pg: LocalCluster, count: int) -> list[tuple[int, str]]:
     return [(int(line.split()[0]), line.split()[1]) for line in rows.splitlines()]
 
 
+RATIO_TURN_SECONDS = 3.0
+RATIO_SETTLE_SECONDS = 1.5  # the audit chain pass runs each second
+
+
+async def measure_ratio(sides: list[tuple[str, list[str], list[str], ProcessGroup]],
+                        seconds: float, concurrency: int, connector: aiohttp.BaseConnector,
+                        db_group: ProcessGroup) -> dict:
+    """Each side's closed-loop throughput and CPU over `seconds` of its own, the sides taking
+    turns of about RATIO_TURN_SECONDS (A B, B A, A B, ...). Measured one after the other, the
+    ratio of two sides also measured how the machine's speed changed between them: on a shared
+    VM the same code gave 35-50 % (bench/README.md, finding 69); taking turns, a drift slows
+    both alike. After each turn the side's lagging work (the platform chains the turn's audit
+    events within a second) is let finish for RATIO_SETTLE_SECONDS, its CPU counted to that
+    side and not to the next. "turns" holds the ratio of the second side's throughput to the
+    first's, round by round."""
+    rounds = max(2, round(seconds / RATIO_TURN_SECONDS))
+    totals = {name: collections.Counter() for name, *_ in sides}
+    latencies: dict[str, list[float]] = {name: [] for name, *_ in sides}
+    turns = []
+    for number in range(rounds):
+        rps = {}
+        for name, urls, cookies, group in (sides if number % 2 == 0 else sides[::-1]):
+            group.mark(), db_group.mark()
+            own0 = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.monotonic()
+            count, errors, taken = await load.closed_loop(
+                urls, cookies, seconds / rounds, concurrency, connector)
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(RATIO_SETTLE_SECONDS)
+            with_settling = time.monotonic() - started  # cpu_share: cores since mark()
+            totals[name].update(requests=count, errors=errors, seconds=elapsed,
+                                app=group.cpu_share() * with_settling,
+                                db=db_group.cpu_share() * with_settling, client=_own_cpu(own0))
+            latencies[name] += taken
+            rps[name] = count / elapsed
+        first, second = (name for name, *_ in sides)
+        turns.append(round(rps[second] / max(rps[first], 1e-9), 3))
+    result: dict = {"turns": turns}
+    for name, total in totals.items():
+        elapsed = total["seconds"]
+        result[name] = {
+            "requests": total["requests"], "errors": total["errors"],
+            "rps": total["requests"] / elapsed, **report.percentiles(latencies[name]),
+            "app_cpu": round(total["app"] / elapsed, 2), "db_cpu": round(total["db"] / elapsed, 2),
+            "client_cpu": total["client"] / elapsed}
+        log(f"  {name}: {total['requests'] / elapsed:.0f} 次/秒")
+    return result
+
+
 async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGroup,
                   db_group: ProcessGroup, users: list[tuple[int, str]],
                   platform_path: str = "/api/todo") -> dict:
@@ -204,22 +254,11 @@ async def measure(plan: Plan, app_group: ProcessGroup, ceiling_group: ProcessGro
         await load.closed_loop(ceiling_urls, [""], 2, plan.ceiling_concurrency, connector)
         await load.closed_loop([base + platform_path], [vu.cookie_header() for vu in probe], 2,
                                plan.ceiling_concurrency, connector)
-        result["ceiling"] = {}
-        for name, urls, cookies, group in (
-                ("ceiling", ceiling_urls, [""], ceiling_group),
-                ("platform", [base + platform_path], [vu.cookie_header() for vu in probe],
-                 app_group)):
-            group.mark(), db_group.mark()
-            own0 = resource.getrusage(resource.RUSAGE_SELF)
-            started = time.monotonic()
-            count, errors, latencies = await load.closed_loop(
-                urls, cookies, plan.ceiling_seconds, plan.ceiling_concurrency, connector)
-            elapsed = time.monotonic() - started
-            result["ceiling"][name] = {
-                "requests": count, "errors": errors, "rps": count / elapsed,
-                **report.percentiles(latencies), "app_cpu": group.cpu_share(),
-                "db_cpu": db_group.cpu_share(), "client_cpu": _own_cpu(own0) / elapsed}
-            log(f"  {name}: {count / elapsed:.0f} 次/秒")
+        result["ceiling"] = await measure_ratio(
+            [("ceiling", ceiling_urls, [""], ceiling_group),
+             ("platform", [base + platform_path], [vu.cookie_header() for vu in probe],
+              app_group)],
+            plan.ceiling_seconds, plan.ceiling_concurrency, connector, db_group)
         for vu in probe:
             await vu.close()
         # 2. step up the virtual staff
