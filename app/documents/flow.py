@@ -31,7 +31,7 @@ from app.audit.service import record
 from app.core import events
 from app.core.config import settings
 from app.core.context import SYSTEM_CONTEXT, RequestContext
-from app.core.db import database, execute_prepared
+from app.core.db import database
 from app.core.errors import Conflict, PermissionDenied
 from app.documents import access, archive, service, validation
 from app.documents.dates import now
@@ -44,7 +44,7 @@ from app.documents.models import (
 from app.org.models import User
 from app.org.service import active_department_named, department, department_top, leader_of
 from app.workflow import design, engine
-from app.workflow.business import register_business
+from app.workflow.business import BusinessKind, register_business
 from app.workflow.models import URGENCY_BY_TITLE, Definition, History, Instance, Task
 from app.workflow.system import SystemStep, register_system_action
 
@@ -272,23 +272,9 @@ def flow_access_condition(ctx: RequestContext, kind: str) -> Any:
     return condition | (OutgoingDocument.status.in_(["distributed", "archived"]) & recipient)
 
 
-# ---- what the todo centre shows -----------------------------------------------------------------
-# Fixed SQL, not built with peewee: these run for every page of the todo lists.
-def _describe_outgoing(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = execute_prepared(
-        "SELECT id, doc_number, serial_no FROM outgoing_document WHERE id = ANY(%s)",
-        ([int(i) for i in ids if i.isdigit()],)).fetchall()
-    return {str(doc_id): {"kind": "发文", "reference": number or serial,
-                          "url": f"/documents/{doc_id}"} for doc_id, number, serial in rows}
-
-
-def _describe_incoming(ids: list[str]) -> dict[str, dict[str, str]]:
-    rows = execute_prepared(
-        "SELECT id, receipt_no, source_number FROM incoming_document WHERE id = ANY(%s)",
-        ([int(i) for i in ids if i.isdigit()],)).fetchall()
-    return {str(doc_id): {"kind": "收文", "reference": receipt or source or "待签收",
-                          "url": f"/documents/incoming/{doc_id}"}
-            for doc_id, receipt, source in rows}
+# ---- what the todo centre shows (the reference: documents migration 0003's triggers) ---------
+OUTGOING_SHOWN = BusinessKind("发文", "/documents/{id}")
+INCOMING_SHOWN = BusinessKind("收文", "/documents/incoming/{id}", blank="待签收")
 
 
 def register() -> None:
@@ -300,8 +286,8 @@ def register() -> None:
     register_system_action(OUTGOING, "number", _number_step)
     register_system_action(OUTGOING, "distribute", _distribute_step)
     access.add_rule(flow_access_condition)
-    register_business(OUTGOING, _describe_outgoing)
-    register_business(INCOMING, _describe_incoming)
+    register_business(OUTGOING, OUTGOING_SHOWN)
+    register_business(INCOMING, INCOMING_SHOWN)
 
 
 # ---- the document pages -------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class Instance(BaseModel):
     flow_code = pw.TextField()
     business_type = pw.TextField(default="")
     business_id = pw.TextField(default="")
+    # what the lists show of the object (a 公文's 文号); the owning feature's triggers keep it
+    business_reference = pw.TextField(default="")
     title = pw.TextField()
     urgency = pw.SmallIntegerField(default=0)
     form = BinaryJSONField(default=dict)

@@ -103,7 +103,8 @@ _TASK_ROW = [Task.id, Task.instance_id, Task.node_key, Task.node_name, Task.kind
              Task.action, Task.comment, Task.created_at, Task.due_at, Task.acted_at,
              Task.urge_count, Task.original_assignee_id,
              Instance.id, Instance.title, Instance.urgency, Instance.flow_code,
-             Instance.business_type, Instance.business_id, Instance.initiator_id, Instance.status]
+             Instance.business_type, Instance.business_id, Instance.business_reference,
+             Instance.initiator_id, Instance.status]
 
 
 def _with_instance() -> pw.ModelSelect:
@@ -178,7 +179,7 @@ def _task_list(ctx: RequestContext, rows: list[Task], total: int, f: dict[str, A
                 if r.original_assignee_id})
     at = engine.now()
     items = [_task_item(r, names, at) for r in rows]
-    business.attach(items)
+    business.attach(items, [r.inst.business_reference for r in rows])
     record(ctx, audit_action, object_type="wf_task",
            details={"filters": {k: v for k, v in f.items() if v not in (None, "", False)},
                     "count": len(items)})
@@ -263,7 +264,7 @@ def mine_list(ctx: RequestContext, raw: Mapping[str, Any],
         rows = list(query.order_by(*_MINE_ORDER).paginate(f["page"], PAGE_SIZE))
     graphs = engine.graphs_of(i.definition_id for i in rows)
     items = [_instance_item(i, graphs[i.definition_id]) for i in rows]
-    business.attach(items)
+    business.attach(items, [i.business_reference for i in rows])
     record(ctx, "workflow.mine.list", object_type="wf_instance",
            details={"count": len(items)})
     return {"items": items, "total": total, "page": f["page"], "page_size": PAGE_SIZE,
@@ -328,7 +329,7 @@ def _instance_view(ctx: RequestContext, inst: Instance,
     at = engine.now()
     head = engine.heads().get(inst.definition_id)
     item = _instance_item(inst, graph)
-    business.attach([item])
+    business.attach([item], [inst.business_reference])
     view = {
         **item,
         "initiator": names.get(inst.initiator_id, ""), "initiator_id": inst.initiator_id,

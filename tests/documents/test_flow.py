@@ -17,7 +17,7 @@ from app.documents.models import (
 )
 from app.workflow import engine
 from app.workflow import service as wf_service
-from app.workflow.models import Task
+from app.workflow.models import Instance, Task
 from tests.documents.conftest import docx_bytes, draft_values, pdf_bytes
 from tests.documents.flow_support import (
     FlowBureau,
@@ -95,6 +95,8 @@ def test_outgoing_and_incoming_flows_end_to_end(fb):
     doc = _doc(doc_id)
     assert doc.signer_name == "王局长" and doc.issued_on is not None
     assert doc.doc_number == f"X公刑发〔{doc.issued_on.year}〕1号"  # 编号 ran as a system node
+    sealing = tx(wf_service.todo_list, ctx_for(fb.seal_keeper), {})["items"][0]["business"]
+    assert sealing["reference"] == doc.doc_number  # the 文号 from its numbering on
     assert doc.status == "numbered"
     assert current(iid) == ["seal"]
     assert badge_matches_list(fb.seal_keeper) == 1
@@ -130,6 +132,10 @@ def test_outgoing_and_incoming_flows_end_to_end(fb):
     received = tx(flow.start_incoming, clerk, copy.id, "已签收。")
     rid = received["instance_id"]
     assert received["receipt_no"].startswith("X公指收〔")
+    listed = tx(wf_service.todo_list, clerk, {})["items"]
+    assert [i["business"] for i in listed if i["instance_id"] == rid] == [
+        {"kind": "收文", "reference": received["receipt_no"],
+         "url": f"/documents/incoming/{copy.id}"}]
     approve(rid, fb.command_clerk, "已登记。")
     approve(rid, fb.command_clerk, "请主任拟办。")
     assert current(rid) == ["propose"]
@@ -270,6 +276,29 @@ def test_recall_takes_the_opinion_back_and_terminate_cancels(fb):
     monitor.principal.permissions[engine.MONITOR] = Scope.ALL
     tx(engine.terminate, monitor, iid, "不再上报。")
     assert _doc(doc_id).status == "cancelled"
+
+
+def test_an_instance_shows_its_documents_number_whoever_writes_either(fb):
+    """The reference is kept by the database (documents migration 0003): a number written by
+    any statement reaches the lists, and an instance saved from a stale copy keeps it."""
+    doc_id = _draft(fb, countersign_dept_ids=[])
+    iid = tx(flow.submit, ctx_for(fb.drafter), doc_id, "")["instance_id"]
+
+    def listed() -> str:
+        return tx(wf_service.mine_list, ctx_for(fb.drafter), {})["items"][0]["business"][
+            "reference"]
+
+    assert listed() == _doc(doc_id).serial_no
+    stale = tx(lambda: Instance.get_by_id(iid))
+    tx(lambda: OutgoingDocument.update(doc_number="X公刑发〔2026〕9号", number_seq=9)
+       .where(OutgoingDocument.id == doc_id).execute())
+    assert listed() == "X公刑发〔2026〕9号"
+    stale.title = "关于增配刑侦技术装备的请示（修改）"
+    tx(stale.save)
+    assert listed() == "X公刑发〔2026〕9号"
+    view = tx(wf_service.instance_view, ctx_for(fb.drafter), iid)
+    assert view["business"] == {"kind": "发文", "reference": "X公刑发〔2026〕9号",
+                                "url": f"/documents/{doc_id}"}
 
 
 def test_portal_widgets_show_the_documents(fb):
