@@ -131,21 +131,28 @@ def _wait_port(port: int, seconds: float = 60) -> None:
 
 
 def start_platform(pg: LocalCluster, workers: int, extra_env: dict[str, str],
-                   variant: list[str] | None = None) -> subprocess.Popen:
-    """`oa-ops serve`, or with `variant` flags bench.serve_variant (proposed changes on)."""
+                   variant: list[str] | None = None, port: int = APP_PORT,
+                   tree: Path = ROOT) -> subprocess.Popen:
+    """`oa-ops serve`, or with `variant` flags bench.serve_variant (proposed changes on). With
+    `tree`, the application's code comes from that directory (another revision exported with
+    `git archive`; bench.compare), the rest from this checkout's .venv."""
     env = {**os.environ, "OA_CONFIG_FILE": str(VAR / "no-config"),
            "OA_DATABASE_URL": pg.url(RUNTIME_ROLE, RUN_DB),
            "OA_MIGRATION_DATABASE_URL": pg.url("oa_owner", RUN_DB),
            "OA_SECRET_FILE": str(VAR / "secret" / "cookie_secret"),
-           "OA_METRICS_DIR": str(VAR / "metrics"), **extra_env}
-    logfile = open(VAR / "platform.log", "w")  # noqa: SIM115 - lives as long as the process
+           "OA_METRICS_DIR": str(VAR / ("metrics" if port == APP_PORT else f"metrics-{port}")),
+           **extra_env}
+    if tree != ROOT:
+        env["PYTHONPATH"] = str(tree)
+    name = "platform.log" if port == APP_PORT else f"platform-{port}.log"
+    logfile = open(VAR / name, "w")  # noqa: SIM115 - lives as long as the process
     command = ([sys.executable, "-m", "bench.serve_variant", *variant] if variant
                else [str(ROOT / ".venv" / "bin" / "oa-ops"), "serve"])
     process = subprocess.Popen(
-        [*command, "--port", str(APP_PORT), "--workers", str(workers)], cwd=ROOT, env=env,
+        [*command, "--port", str(port), "--workers", str(workers)], cwd=tree, env=env,
         stdout=logfile,
         stderr=subprocess.STDOUT, start_new_session=True)
-    _wait_port(APP_PORT)
+    _wait_port(port)
     return process
 
 

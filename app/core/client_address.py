@@ -7,7 +7,7 @@ from a proxy listed in `trusted_proxies` (addresses or networks; default the loo
 nginx runs beside the workers). From anyone else the headers are ignored: a client that reaches
 a worker directly cannot write another address into the audit trail or into /metrics'
 allow-list. (Tornado's `xheaders=True` believed them from every client, and checked each
-address with a getaddrinfo call per request, 2.4 % of a 待办 request; bench/README.md,
+address with a getaddrinfo call per request, 2-3 % of a 待办 request; bench/README.md,
 finding 67.)
 """
 
