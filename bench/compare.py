@@ -8,13 +8,15 @@ runs on the newer schema), with the same signed-in users, and are loaded in turn
 (bench.run.measure_ratio), so that a shared VM's drift slows both alike: measured one run
 after the other, two 2000-user runs of nearly the same code differed by 12 % in application
 CPU per request, and by 19 % in the load generator's own (bench/README.md, finding 69).
-Prints, per path, each side's requests per second and CPU per request, and the ratios.
+Prints, per path, each side's requests per second and CPU per request, and the ratios, and
+keeps them with the machine's description in bench/results/compare-<UTC>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -100,7 +102,13 @@ def main() -> None:
             pg.drop_database(run.RUN_DB)
     finally:
         pg.stop()
-    print(json.dumps(results, ensure_ascii=False, indent=1))
+    text = json.dumps({"machine": run.machine(), "before": str(args.before),
+                       "seconds": args.seconds, "paths": results}, ensure_ascii=False, indent=1)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    path = run.RESULTS / f"compare-{stamp}.json"
+    path.write_text(text, encoding="utf-8")
+    print(text)
+    run.log(f"结果：{path}")
 
 
 if __name__ == "__main__":
