@@ -22,6 +22,7 @@ import dataclasses
 import tornado.httpserver
 import tornado.netutil
 import tornado.process
+import tornado.web
 
 
 def main() -> None:
@@ -52,8 +53,9 @@ def main() -> None:
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
         if args.no_gzip:
+            # by kind, not name: the platform's own is FastGzip, a GZipContentEncoding
             application.transforms = [t for t in application.transforms
-                                      if t.__name__ != "GZipContentEncoding"]
+                                      if not issubclass(t, tornado.web.GZipContentEncoding)]
         server = tornado.httpserver.HTTPServer(
             application, max_body_size=cfg.max_body_mb * 1024 * 1024)
         server.add_sockets(sockets)
