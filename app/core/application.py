@@ -176,7 +176,7 @@ def make_app(features: list[Feature], cfg: Settings) -> tornado.web.Application:
     nav: list[NavItem] = sorted((n for f in features for n in f.nav), key=lambda n: n.order)
     application = PlatformApplication(
         specs,
-        template_loader=FeatureTemplateLoader(directories, autoescape="xhtml_escape"),
+        template_loader=FeatureTemplateLoader(directories, autoescape="escape_html"),
         static_path=str(static),
         cookie_secret=cookie_secret(cfg),
         xsrf_cookies=True,

@@ -19,6 +19,7 @@ import ipaddress
 from tornado.httputil import HTTPServerRequest
 
 from app.core.config import ip_networks
+from app.core.web import header_value
 
 
 @functools.lru_cache(maxsize=1024)  # the peers: nginx, a monitoring host, a tester
@@ -38,7 +39,8 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def _forwarded_client(request: HTTPServerRequest) -> str | None:
     """X-Real-IP, else the last X-Forwarded-For entry (the address the proxy saw)."""
     headers = request.headers
-    claimed = headers.get("X-Real-Ip") or headers.get("X-Forwarded-For", "").rpartition(",")[2]
+    claimed = (header_value(headers, "X-Real-Ip")
+               or header_value(headers, "X-Forwarded-For").rpartition(",")[2])
     claimed = claimed.strip()
     return claimed if claimed and _address(claimed) is not None else None
 
@@ -50,6 +52,6 @@ def apply_proxy_headers(request: HTTPServerRequest, trusted: tuple[str, ...]) ->
     client = _forwarded_client(request)
     if client is not None:
         request.remote_ip = client
-    scheme = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    scheme = header_value(request.headers, "X-Forwarded-Proto").strip().lower()
     if scheme in ("http", "https"):
         request.protocol = scheme

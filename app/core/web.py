@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlparse
+from zoneinfo import ZoneInfo
 
 import orjson
 import tornado.web
@@ -38,6 +39,15 @@ SESSION_COOKIE = "oa_sid"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _static_urls: dict[str, str] = {}  # BaseHandler.static_url, per process
+
+
+def header_value(headers: httputil.HTTPHeaders, name: str) -> str:
+    """A request header's value ('' when absent; several lines joined by commas, as Tornado's
+    `headers.get`). Tornado's `get` finds an absent header by catching a KeyError, and the
+    headers asked for on every request (X-Request-Id, X-Real-IP...) are mostly absent: the
+    two such lookups were 2 % of the mixed load's CPU (bench/README.md, finding 72)."""
+    values = headers.get_list(name)
+    return values[0] if len(values) == 1 else ",".join(values)
 
 STATUS_MESSAGES = {
     400: "请求有误",
@@ -139,7 +149,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.options = kwargs
 
     def _request_id(self) -> str:
-        given = self.request.headers.get("X-Request-Id", "")
+        given = header_value(self.request.headers, "X-Request-Id")
         return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
 
     # ---- identity -------------------------------------------------------------------------
@@ -219,9 +229,10 @@ class BaseHandler(tornado.web.RequestHandler):
         """Refuse cross-site state changes even before the XSRF token is compared."""
         if self.request.method not in _UNSAFE:
             return
-        if self.request.headers.get("Sec-Fetch-Site", "") == "cross-site":
+        headers = self.request.headers
+        if header_value(headers, "Sec-Fetch-Site") == "cross-site":
             raise PermissionDenied(message="拒绝跨站请求")
-        origin = self.request.headers.get("Origin")
+        origin = header_value(headers, "Origin")
         if origin and origin != "null":
             if urlparse(origin).netloc != self.request.host:
                 raise PermissionDenied(message="拒绝跨站请求（来源不符）")
@@ -342,6 +353,7 @@ class BaseHandler(tornado.web.RequestHandler):
             badges=self.badges,
             fmt_date=fmt_date,
             fmt_datetime=fmt_datetime,
+            escape_html=escape_html,
             url_quote=quote,
             request_id=self.request_id,
             page_title="",
@@ -453,24 +465,41 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def local_time(value: dt.datetime) -> dt.datetime:
-    from zoneinfo import ZoneInfo
+@functools.lru_cache(maxsize=4)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
+
+def local_time(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(ZoneInfo(settings().time_zone))
+    return value.astimezone(_zone(settings().time_zone))
 
 
+# isoformat, not strftime: a list page formats two moments per row (finding 73)
 def fmt_date(value: dt.date | dt.datetime | None) -> str:
+    """2026-11-24 (a moment: its local calendar day)."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         value = local_time(value)
-    return value.strftime("%Y-%m-%d")
+    return value.isoformat()[:10]
 
 
 def fmt_datetime(value: dt.datetime | None) -> str:
-    return local_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    """2026-11-24 10:15, local time."""
+    return local_time(value).isoformat(" ", "minutes")[:16] if value else ""
+
+
+def escape_html(value: bytes | str) -> bytes:
+    """The templates' autoescape, in UTF-8 bytes: what Tornado's xhtml_escape gives (the same
+    five entities as html.escape), without its round trip. A template hands every {{ }}
+    value to it already encoded, and xhtml_escape decoded it, escaped the text and was
+    encoded again: a third of the cost of rendering a list page (finding 73). In UTF-8 these
+    five characters are single bytes that occur in no other character's encoding."""
+    data = value if isinstance(value, bytes) else value.encode()
+    return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+            .replace(b'"', b"&quot;").replace(b"'", b"&#x27;"))
 
 
 def request_summary(handler: tornado.web.RequestHandler) -> str:

@@ -228,3 +228,27 @@ def test_a_whole_body_compresses_as_well_with_its_fitted_window(size: int) -> No
     assert gzip.decompress(compressed) == body
     full_window = zlib.compressobj(FastGzip.GZIP_LEVEL, zlib.DEFLATED, 31)
     assert len(compressed) <= len(full_window.compress(body) + full_window.flush())
+
+
+@pytest.mark.parametrize("text", ["", "关于2026年安全生产的通知", "a<b & 'c' \"d\" >", "&amp;",
+                                  "é<ü>\u3000", "<<&&>>''\"\""])
+def test_templates_escape_exactly_as_tornado_does(text: str) -> None:
+    from tornado.escape import utf8, xhtml_escape
+
+    from app.core.web import escape_html
+
+    assert escape_html(utf8(text)) == utf8(xhtml_escape(text)) == escape_html(text)
+
+
+def test_dates_read_as_the_bureau_writes_them(settings_override) -> None:
+    import datetime as dt
+
+    from app.core.web import fmt_date, fmt_datetime
+
+    settings_override(time_zone="Asia/Shanghai")
+    late_evening_utc = dt.datetime(2026, 11, 24, 17, 5, 59, 999999, tzinfo=dt.UTC)
+    assert fmt_datetime(late_evening_utc) == "2026-11-25 01:05"
+    assert fmt_date(late_evening_utc) == "2026-11-25"
+    assert fmt_datetime(dt.datetime(2026, 1, 2, 3, 4)) == "2026-01-02 11:04"  # naive: UTC
+    assert fmt_date(dt.date(2026, 3, 7)) == "2026-03-07"
+    assert fmt_date(None) == fmt_datetime(None) == ""

@@ -55,6 +55,15 @@ def test_address_book_page_finds_by_initials(staff) -> None:
     assert staff.get("/addressbook", params={"department": "x"}).status_code == 200
 
 
+def test_a_search_text_comes_back_escaped(staff) -> None:
+    hostile = """张"><script>alert('x')</script>&amp;"""
+    page = staff.get("/addressbook", params={"q": hostile})
+    assert page.status_code == 200
+    assert ('value="张&quot;&gt;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;amp;"'
+            in page.text)
+    assert "<script>alert" not in page.text
+
+
 def test_staff_is_refused_admin_pages_and_api(staff) -> None:
     target = employee("010101")
     for url in ("/admin/org/departments", "/admin/org/users", f"/admin/org/users/{target.id}",
