@@ -31,7 +31,7 @@ from app.core.db import database, execute_prepared
 from app.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.core.features import Scope
 from app.core.generation import Kept
-from app.core.sql import Compiled
+from app.core.sql import Compiled, row_by_key
 from app.org.models import User
 from app.workflow import assignees
 from app.workflow import forms as wf_forms
@@ -276,10 +276,17 @@ def create_task(ctx: RequestContext, inst: Instance, run: NodeRun, node: dict[st
     return task
 
 
+# Every action closes its task: fixed text, prepared (peewee built it anew each time).
+_CLOSE_TASK = ("UPDATE wf_task SET status = %(status)s, action = %(action)s,"
+               " comment = %(comment)s, acted_at = %(at)s"
+               " WHERE id = %(id)s AND status = %(was)s")
+
+
 def _close_task(task: Task, status: str, action: str, comment: str = "") -> None:
     """Conditional close: exactly one actor wins a task, the others get a Conflict."""
-    changed = (Task.update(status=status, action=action, comment=comment, acted_at=now())
-               .where((Task.id == task.id) & (Task.status == task.status)).execute())
+    changed = execute_prepared(_CLOSE_TASK, {
+        "status": status, "action": action, "comment": comment, "at": now(), "id": task.id,
+        "was": task.status}).rowcount
     if changed != 1:
         raise Conflict("该待办已被他人处理或已撤销，请刷新后查看")
     task.status, task.action, task.comment = status, action, comment
@@ -640,7 +647,7 @@ def _outcome(inst: Instance) -> dict[str, Any]:
 
 def _progress(ctx: RequestContext, inst: Instance, graph: Graph, task: Task) -> None:
     """After a task closed: advance its node if the node is complete."""
-    run = NodeRun.select().where(NodeRun.id == task.run_id).for_update().first()
+    run = row_by_key(NodeRun, task.run_id, for_update=True)
     node = graph.node(task.node_key)
     if task.kind == "draft":
         run.status, run.left_at = "done", now()
@@ -667,21 +674,27 @@ def _progress(ctx: RequestContext, inst: Instance, graph: Graph, task: Task) -> 
     _evaluate(ctx, inst, graph, run, node, task)
 
 
+# what every approval asks of its node, their SQL made once (finding 74)
+_RUN_APPROVALS = Compiled(lambda run: Task.select().where(
+    (Task.run_id == run) & (Task.kind == "approve")
+    & Task.status.not_in(["transferred", "recalled"])), run=int)
+_RUN_AWAITS_ADDSIGN_AFTER = Compiled(lambda run: Task.select(pw.SQL("1")).where(
+    (Task.run_id == run) & (Task.kind == "addsign") & (Task.add_position == "after")
+    & (Task.status == "open")).limit(1), run=int)
+
+
 def _evaluate(ctx: RequestContext, inst: Instance, graph: Graph, run: NodeRun,
               node: dict[str, Any], task: Task) -> None:
     """会签 completion: pass when the approvals meet the rule (and no 后加签 is pending);
     fail on a veto or when the rule can no longer be met."""
-    tasks = list(Task.select().where((Task.run_id == run.id) & (Task.kind == "approve")
-                                     & Task.status.not_in(["transferred", "recalled"])))
+    tasks = _RUN_APPROVALS.rows(run=run.id)
     live = [t for t in tasks if t.status != "cancelled"]
     total = len(run.handlers or []) if node.get("mode") == "sequential" else len(live)
     approvals = sum(1 for t in live if t.status == "done" and t.action == "approve")
     rejections = sum(1 for t in live if t.status == "done" and t.action == "reject")
     rule = node.get("completion", "all")
     required = {"all": total, "any": 1}.get(rule) or math.ceil(node.get("ratio", 1) * total)
-    pending_after = Task.select().where((Task.run_id == run.id) & (Task.kind == "addsign")
-                                        & (Task.add_position == "after")
-                                        & (Task.status == "open")).exists()
+    pending_after = _RUN_AWAITS_ADDSIGN_AFTER.scalar(run=run.id) is not None
     failed = (node.get("veto") and rejections > 0) or (total - rejections < required)
     if failed:
         _cancel_tasks(Task.run_id == run.id, "node_rejected")
@@ -759,13 +772,16 @@ def return_task(ctx: RequestContext, task_id: int, target: str = "previous",
     return _outcome(inst)
 
 
+# asked by every task page (its 回退 choices): SQL made once, the run's own node left out here
+_DONE_HUMAN_RUNS = Compiled(lambda inst: NodeRun.select(NodeRun.node_key).where(
+    (NodeRun.instance_id == inst) & (NodeRun.status == "done")
+    & NodeRun.node_type.in_(["task", "start"])).order_by(NodeRun.id), inst=int)
+
+
 def return_targets(inst: Instance, graph: Graph, run: NodeRun) -> list[dict[str, str]]:
     """Nodes a task of `run` may be returned to: completed human nodes, and the drafter."""
-    done = (NodeRun.select(NodeRun.node_key).where(
-        (NodeRun.instance_id == inst.id) & (NodeRun.status == "done")
-        & NodeRun.node_type.in_(["task", "start"]) & (NodeRun.node_key != run.node_key))
-        .order_by(NodeRun.id))
-    keys = list(dict.fromkeys(r.node_key for r in done))
+    keys = dict.fromkeys(r.node_key for r in _DONE_HUMAN_RUNS.rows(inst=inst.id)
+                         if r.node_key != run.node_key)
     return [{"key": k, "name": graph.node(k)["name"]} for k in keys if k in graph.nodes]
 
 

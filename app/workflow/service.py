@@ -409,9 +409,12 @@ def _opinions(graph) -> set[str]:
 DEFAULT_PHRASES = ("同意。", "拟同意，请领导审批。", "请按规定办理。", "已阅。")
 
 
+_PHRASES = Compiled(lambda user: Phrase.select().where(Phrase.user_id == user)
+                    .order_by(Phrase.sort_order, Phrase.id), user=int)  # every task page
+
+
 def list_phrases(ctx: RequestContext) -> list[dict[str, Any]]:
-    rows = list(Phrase.select().where(Phrase.user_id == _uid(ctx))
-                .order_by(Phrase.sort_order, Phrase.id))
+    rows = _PHRASES.rows(user=_uid(ctx))
     if not rows:
         return [{"id": None, "text": text} for text in DEFAULT_PHRASES]
     return [{"id": p.id, "text": p.text} for p in rows]
