@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from app.audit.chain import verify_chain
 from app.audit.service import chain_pending, record
 from app.core.config import settings
+from app.core.context import RequestContext
 from app.core.db import (
     close_database,
     connect_params,
@@ -68,6 +69,33 @@ def test_concurrent_transactions_build_one_unbroken_chain(db):
         assert position[(f"user{n}", "test.first", i)] < position[(f"user{n}", "test.second", i)]
     result = verify()
     assert result.ok and result.checked == len(rows)
+
+
+def test_more_than_a_batch_chains_in_writing_order_and_verifies(db):
+    """audit_chain_pending moves 1000 events per call (written with one INSERT): 2345 events,
+    some with no actor and no object, some with multi-byte text, chain in three calls."""
+    anonymous = RequestContext(principal=None, ip="", request_id="", user_agent="")
+
+    def unit() -> None:
+        for n in range(2345):
+            if n % 3 == 0:
+                record(anonymous, "test.anonymous")
+            else:
+                record(context(user_id=n, name=f"用户{n}"), "test.named", object_type="文件",
+                       object_id=n, details={"说明": "审计" * (n % 7), "n": n})
+
+    run_in_transaction(unit)
+    assert run_in_transaction(chain_pending) == 2345
+    rows = stored_rows()
+    assert [r[0] for r in rows] == list(range(1, 2346))
+    for previous, current in itertools.pairwise(rows):
+        assert current[1] == previous[2]
+    numbers = run_in_transaction(lambda: database.execute_sql(
+        "SELECT coalesce((details->>'n')::int, -1) FROM audit_event ORDER BY id").fetchall())
+    named = [n for (n,) in numbers if n >= 0]
+    assert named == sorted(named) and len(named) == 2345 - 782
+    result = verify()
+    assert result.ok and result.checked == 2345
 
 
 @pytest.mark.parametrize("holder_ends", ["commit", "rollback"])
