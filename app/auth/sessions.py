@@ -112,29 +112,28 @@ def logout(ctx: RequestContext, token: str) -> None:
 # ---- resolution per request -------------------------------------------------------------------
 # Every request resolves its session, so it is ONE statement, run outside any transaction
 # (app.core.db.run_statements): the session with its user, password state, TOTP enrolment and
-# the grants' generation stamp, and the touch of last_seen_at in a data-modifying CTE. The
-# touch's conditions repeat the checks below (live, not expired, not idle, user active) so that
-# a session about to be ended is never touched; the SELECT sees the row as it was before the
-# touch. The user's roles and merged permissions are kept per process (`_grants`) under the
-# stamp they were read with: any change of a role, a grant or a membership changes the stamp
-# (core schema 0001, auth migration 0004), so the next request of every user reads them again
-# (a second statement, which returns the stamp its own snapshot saw).
+# the grants' generation stamp. last_seen_at is touched by a statement of its own, only when it
+# is a minute old (TOUCH_EVERY) and the checks below let the session live: the touch used to
+# ride along as a data-modifying CTE, and that UPDATE's scan cost every request 50-70 us of
+# the server's time to write once a minute (bench/README.md, finding 76). The user's roles and
+# merged permissions are kept per process (`_grants`) under the stamp they were read with: any
+# change of a role, a grant or a membership changes the stamp (core schema 0001, auth
+# migration 0004), so the next request of every user reads them again (a second statement,
+# which returns the stamp its own snapshot saw). The stamp is read as text: equal stamps
+# compare equal, and no UUID object is made per request.
 _RESOLVE_SQL = """
-WITH touched AS (
-    UPDATE user_session SET last_seen_at = %(now)s
-    WHERE token_hash = %(hash)s AND ended_at IS NULL AND stage = 'active'
-      AND expires_at > %(now)s AND last_seen_at >= %(idle_since)s
-      AND last_seen_at <= %(touch_before)s
-      AND EXISTS (SELECT 1 FROM app_user u WHERE u.id = user_id AND u.status = 'active')
-    RETURNING id)
 SELECT s.id, s.expires_at, s.last_seen_at, u.id, u.username, u.name, u.department_id,
        u.clearance, u.status, c.changed_at, c.must_change,
        EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.enrolled_at IS NOT NULL),
-       (SELECT stamp FROM cache_generation WHERE topic = 'grants')
+       (SELECT stamp::text FROM cache_generation WHERE topic = 'grants')
 FROM user_session s JOIN app_user u ON u.id = s.user_id
 LEFT JOIN credential c ON c.user_id = u.id
 WHERE s.token_hash = %(hash)s AND s.ended_at IS NULL AND s.stage = 'active'
 """
+
+# A session ended meanwhile (logout, an administrator) is not touched.
+_TOUCH_SQL = ("UPDATE user_session SET last_seen_at = %(now)s"
+              " WHERE id = %(id)s AND ended_at IS NULL AND last_seen_at < %(now)s")
 
 _GRANTS_SQL = """
 SELECT (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::json)
@@ -142,7 +141,7 @@ SELECT (SELECT coalesce(json_agg(json_build_array(r.code, r.admin_kind)), '[]'::
        (SELECT coalesce(json_agg(json_build_array(rp.permission, rp.scope)), '[]'::json)
           FROM user_role ur JOIN role_permission rp ON rp.role_id = ur.role_id
          WHERE ur.user_id = %(user)s),
-       (SELECT stamp FROM cache_generation WHERE topic = 'grants')
+       (SELECT stamp::text FROM cache_generation WHERE topic = 'grants')
 """
 
 
@@ -181,9 +180,7 @@ def resolve_session(token: str, ip: str) -> Principal | None:
     idle limit, never later; the absolute limit (expires_at) does not depend on it."""
     moment = now()
     idle = dt.timedelta(minutes=settings().session_idle_minutes)
-    row = execute_prepared(_RESOLVE_SQL, {
-        "hash": token_hash(token), "now": moment, "idle_since": moment - idle,
-        "touch_before": moment - TOUCH_EVERY}).fetchone()
+    row = execute_prepared(_RESOLVE_SQL, {"hash": token_hash(token)}).fetchone()
     if row is None:
         return None
     (session_id, expires_at, last_seen_at, user_id, username, name, department_id, clearance,
@@ -197,6 +194,8 @@ def resolve_session(token: str, ip: str) -> Principal | None:
     if status != "active":
         _end([session_id], "disabled")
         return None
+    if moment - last_seen_at >= TOUCH_EVERY:
+        execute_prepared(_TOUCH_SQL, {"now": moment, "id": session_id})
     grants = _grants_of(user_id, stamp)
     pending, notices = _pending_steps(changed_at, must_change, grants.role_codes, enrolled)
     return Principal(user_id=user_id, username=username, name=name,

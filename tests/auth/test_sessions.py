@@ -22,6 +22,21 @@ def test_idle_timeout(client, sql):
     assert sql.one("SELECT ended_reason FROM user_session") == "idle"
 
 
+def test_last_seen_is_written_at_most_once_a_minute(client, sql):
+    make_user("zhangsan", roles=("staff",))
+    login(client, "zhangsan")
+    sql.run("UPDATE user_session SET last_seen_at = now() - interval '50 seconds'")
+    assert signed_in(client)
+    assert sql.one("SELECT extract(epoch FROM now() - last_seen_at) FROM user_session") > 49
+    sql.run("UPDATE user_session SET last_seen_at = now() - interval '61 seconds'")
+    assert signed_in(client)
+    assert sql.one("SELECT extract(epoch FROM now() - last_seen_at) FROM user_session") < 5
+    sql.run("UPDATE user_session SET last_seen_at = now() - interval '61 seconds',"
+            " ended_at = now(), ended_reason = 'logout'")
+    assert not signed_in(client)  # an ended session is neither let in nor touched
+    assert sql.one("SELECT extract(epoch FROM now() - last_seen_at) FROM user_session") > 60
+
+
 def test_absolute_timeout(client, sql):
     make_user("zhangsan", roles=("staff",))
     login(client, "zhangsan")
