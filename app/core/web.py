@@ -466,15 +466,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-@functools.lru_cache(maxsize=4)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 def local_time(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_zone(settings().time_zone))
+    return value.astimezone(ZoneInfo(settings().time_zone))  # ZoneInfo keeps its instances
 
 
 # isoformat, not strftime: a list page formats two moments per row (finding 73)
