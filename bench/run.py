@@ -362,7 +362,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, help="平均思考时间（秒）")
     parser.add_argument("--variant", action="append", default=[],
                         help="以 bench.serve_variant 启动平台并打开该项试验修改，可重复："
-                             "no-gzip")
+                             "no-gzip、gc-log、gc-threshold=N、switch-interval=MS")
     parser.add_argument("--platform-path", default="/api/todo",
                         help="闭环压测平台时请求的路径（默认 /api/todo，与上限同一查询）")
     parser.add_argument("--ratio-only", action="store_true", help="只测待办列表与上限之比")

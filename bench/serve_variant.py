@@ -11,6 +11,11 @@ Each forked worker binds its own socket with SO_REUSEPORT, as `oa-ops serve` doe
 
 --no-gzip        no response compression in Python (application.py compress_response=False;
                  nginx compresses in production).
+--gc-threshold N the youngest generation's threshold (Python's default is 700).
+--switch-interval MS  sys.setswitchinterval: how long a thread may keep the GIL while
+                 another waits for it (Python's default is 5 ms).
+--gc-log         every 30 s each worker logs its garbage collections by generation: how many,
+                 their total pause, its CPU time and the longest pause (gc.callbacks).
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
+import logging
+import os
+import sys
+import time
 
 import tornado.httpserver
+import tornado.ioloop
 import tornado.netutil
 import tornado.process
 import tornado.web
@@ -30,11 +41,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-gzip", action="store_true")
+    parser.add_argument("--gc-threshold", type=int)
+    parser.add_argument("--gc-log", action="store_true")
+    parser.add_argument("--switch-interval", type=float)
     args = parser.parse_args()
 
     from app.core.config import load_settings, override_settings
     from app.core.logs import configure_logging
-    from app.core.server import prepare_metrics_dir
+    from app.core.server import freeze_long_lived_objects, prepare_metrics_dir
 
     cfg = dataclasses.replace(load_settings(), port=args.port, workers=args.workers)
     override_settings(cfg)
@@ -45,6 +59,11 @@ def main() -> None:
     from app.features import installed_features
 
     cookie_secret(cfg)
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval / 1000)
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
+    freeze_long_lived_objects("启动")
     if cfg.process_count > 1:
         tornado.process.fork_processes(cfg.process_count, max_restarts=0)
 
@@ -59,9 +78,42 @@ def main() -> None:
         server = tornado.httpserver.HTTPServer(
             application, max_body_size=cfg.max_body_mb * 1024 * 1024)
         server.add_sockets(sockets)
+        freeze_long_lived_objects(f"工作进程 {os.getpid()} 就绪")
+        if args.gc_log:
+            _log_collections()
         await asyncio.Event().wait()
 
     asyncio.run(serve())
+
+
+def _log_collections() -> None:
+    """Every collection's pause, summed per generation and logged every 30 seconds."""
+    log = logging.getLogger("bench.gc")
+    totals: dict[int, list[float]] = {}  # generation -> [count, seconds, longest, cpu seconds]
+    started = [0.0, 0.0]
+
+    def on_collection(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            started[1] = time.thread_time()
+            return
+        pause = time.perf_counter() - started[0]
+        cpu = time.thread_time() - started[1]
+        entry = totals.setdefault(info["generation"], [0, 0.0, 0.0, 0.0])
+        entry[0] += 1
+        entry[1] += pause
+        entry[2] = max(entry[2], pause)
+        entry[3] += cpu
+
+    def report() -> None:
+        text = "; ".join(f"gen{g} {int(c)} x, {1000 * s:.1f} ms, cpu {1000 * u:.1f} ms, "
+                         f"max {1000 * m:.2f} ms"
+                         for g, (c, s, m, u) in sorted(totals.items()))
+        log.info("gc pid %d: %s; frozen %d", os.getpid(), text or "none",
+                 gc.get_freeze_count())
+
+    gc.callbacks.append(on_collection)
+    tornado.ioloop.PeriodicCallback(report, 30_000).start()
 
 
 if __name__ == "__main__":
