@@ -62,6 +62,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A local TCP port no one listens on now."""
+    return _free_port()
+
+
 @dataclasses.dataclass
 class LiveServer:
     url: str

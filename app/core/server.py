@@ -52,9 +52,10 @@ def freeze_long_lived_objects(stage: str) -> None:
     """Move every object alive now (modules, the application) out of the collector's reach.
 
     They live as long as the process, yet each full collection walked all of them: measured
-    under load, a worker's full collections paused it for 175 ms on average and up to 473 ms,
-    one every half minute, which set the p99 (bench/README.md, finding 77). Called before
-    forking too, so the collector never writes to the pages the workers share."""
+    under load, a full collection came every 25 seconds or so and paused the whole worker
+    (every request in it) for 175 ms on average, 473 ms at most; now 26-29 and 60 ms
+    (bench/README.md, finding 77). Called before forking too, so the collector never writes
+    to the pages the workers share."""
     gc.freeze()
     log.info("%s：%d 个长期对象不再参与垃圾回收", stage, gc.get_freeze_count())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,6 @@ from pathlib import Path
 import requests
 
 from tests.support.database import TestDatabase
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_both_workers_froze(log: Path, process: subprocess.Popen) -> list[tuple[str, int]]:
@@ -34,8 +27,9 @@ def _wait_until_both_workers_froze(log: Path, process: subprocess.Popen) -> list
     raise AssertionError(f"60 秒内两个工作进程未就绪：\n{log.read_text()}")
 
 
-def test_workers_serve_with_the_startup_objects_frozen(pg: TestDatabase, tmp_path: Path) -> None:
-    port = _free_port()
+def test_workers_serve_with_the_startup_objects_frozen(pg: TestDatabase, tmp_path: Path,
+                                                       free_port: int) -> None:
+    port = free_port
     log = tmp_path / "serve.log"
     env = {**os.environ, "OA_CONFIG_FILE": str(tmp_path / "none"),
            "OA_DATABASE_URL": pg.runtime_url, "OA_MIGRATION_DATABASE_URL": pg.owner_url,
