@@ -86,35 +86,40 @@ def main() -> None:
     asyncio.run(serve())
 
 
+@dataclasses.dataclass
+class _Pauses:
+    count: int = 0
+    seconds: float = 0.0
+    longest: float = 0.0
+    cpu_seconds: float = 0.0
+
+
 def _log_collections() -> None:
     """Every collection's pause, summed per generation and logged every 30 seconds."""
     log = logging.getLogger("bench.gc")
-    totals: dict[int, list[float]] = {}  # generation -> [count, seconds, longest, cpu seconds]
-    started = [0.0, 0.0]
+    by_generation: dict[int, _Pauses] = {}
+    started = {"wall": 0.0, "cpu": 0.0}
 
     def on_collection(phase: str, info: dict) -> None:
         if phase == "start":
-            started[0] = time.perf_counter()
-            started[1] = time.thread_time()
+            started.update(wall=time.perf_counter(), cpu=time.thread_time())
             return
-        pause = time.perf_counter() - started[0]
-        cpu = time.thread_time() - started[1]
-        entry = totals.setdefault(info["generation"], [0, 0.0, 0.0, 0.0])
-        entry[0] += 1
-        entry[1] += pause
-        entry[2] = max(entry[2], pause)
-        entry[3] += cpu
+        pause = time.perf_counter() - started["wall"]
+        pauses = by_generation.setdefault(info["generation"], _Pauses())
+        pauses.count += 1
+        pauses.seconds += pause
+        pauses.longest = max(pauses.longest, pause)
+        pauses.cpu_seconds += time.thread_time() - started["cpu"]
 
     def report() -> None:
-        text = "; ".join(f"gen{g} {int(c)} x, {1000 * s:.1f} ms, cpu {1000 * u:.1f} ms, "
-                         f"max {1000 * m:.2f} ms"
-                         for g, (c, s, m, u) in sorted(totals.items()))
+        text = "; ".join(f"gen{g} {p.count} x, {1000 * p.seconds:.1f} ms, "
+                         f"cpu {1000 * p.cpu_seconds:.1f} ms, max {1000 * p.longest:.2f} ms"
+                         for g, p in sorted(by_generation.items()))
         log.info("gc pid %d: %s; frozen %d", os.getpid(), text or "none",
                  gc.get_freeze_count())
 
     gc.callbacks.append(on_collection)
     tornado.ioloop.PeriodicCallback(report, 30_000).start()
-
 
 if __name__ == "__main__":
     main()
