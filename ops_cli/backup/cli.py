@@ -4,6 +4,7 @@ driving the backup program (`oa-backup`, ops_cli/backup/agent.py) that the roles
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shlex
 import subprocess
 import sys
@@ -28,7 +29,11 @@ backup_app = typer.Typer(help="备份：立即备份、列出归档（备份服�
                          no_args_is_help=True)
 INVENTORY_HELP = "主机清单目录（inventories/lab 或 inventories/production）"
 DRY_RUN_HELP = "预演：只列出将在各服务器上执行的操作，不做任何修改"
-HEALTH_CMD = "curl -fsk --max-time 5 https://127.0.0.1/healthz"
+# The enabled workers (oa-app@PORT.service) and the address they listen on.
+WORKERS_CMD = ("systemctl show --property=Wants --value oa-app.target; "
+               "sed -n 's/^host *= *//p' /etc/oa/oa.conf")
+WORKER_UNIT = re.compile(r"^oa-app@(\d+)\.service$")
+HEALTH_CHECKS = "各工作进程和经 nginx 的 HTTPS /healthz"
 TIME_ZONE = dt.timezone(dt.timedelta(hours=8))  # the bureau's (Asia/Shanghai, no DST)
 
 
@@ -220,13 +225,13 @@ def restore_plan(fleet: Fleet, source: str | None, archive: str | None, moment: 
         steps += [f"{h.name}：停止 oa-app.target" for h in fleet.group("appservers")]
         steps.append(f"{server.name}：按时间点恢复到临时实例，转储后写入 {db.name}" if moment
                      else f"{db.name}：用{what}替换数据库 oa 并核对行数")
-        steps += [f"{h.name}：执行待执行的数据库迁移，启动 oa-app.target，检查 /healthz"
+        steps += [f"{h.name}：执行待执行的数据库迁移，启动 oa-app.target，检查{HEALTH_CHECKS}"
                   for h in fleet.group("appservers")]
     if with_files:
         where = "原路径" if target is Target.in_place else f"{server.name} 的临时目录"
         steps += [f"{c.name}：恢复最新文件归档到{where}并核对校验和" for c in fleet.clients()]
         if source is None and target is Target.in_place:
-            steps += [f"{h.name}：检查 /healthz" for h in fleet.group("appservers")]
+            steps += [f"{h.name}：检查{HEALTH_CHECKS}" for h in fleet.group("appservers")]
     return steps
 
 
@@ -338,12 +343,33 @@ def _start_app(fleet: Fleet, app: InventoryHost) -> None:
 
 
 def _healthy(fleet: Fleet, app: InventoryHost, timeout: float = 90) -> None:
+    """Every worker answers /healthz itself, then nginx does over HTTPS: nginx alone answers
+    as soon as the first worker is up, while the others may still be starting."""
+    command = health_command(fleet.run(app, WORKERS_CMD).stdout)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fleet.run(app, HEALTH_CMD, check=False).returncode == 0:
+    while True:
+        unhealthy = fleet.run(app, command, check=False).stdout.split()
+        if not unhealthy:
             return
+        if time.monotonic() >= deadline:
+            raise RemoteError(f"{app.name}：{timeout:.0f} 秒内 /healthz 仍不正常："
+                              f"{'、'.join(unhealthy)}")
         time.sleep(2)
-    raise RemoteError(f"{app.name}：{timeout:.0f} 秒内 /healthz 仍不正常")
+
+
+def health_command(workers: str) -> str:
+    """A shell command that prints what does not answer /healthz (worker ports, then `nginx`),
+    from the output of WORKERS_CMD: the target's Wants, then the listen host."""
+    wants, _, host = workers.partition("\n")
+    ports = sorted(int(m[1]) for unit in wants.split() if (m := WORKER_UNIT.match(unit)))
+    if not ports:
+        raise RemoteError("oa-app.target 下没有启用的工作进程（oa-app@端口.service）")
+    host = host.strip() or "127.0.0.1"
+    address = f"[{host}]" if ":" in host else host
+    checks = [f"curl -fs -o /dev/null --max-time 5 http://{address}:{port}/healthz "
+              f"|| echo 工作进程{port}" for port in ports]
+    checks.append("curl -fsk -o /dev/null --max-time 5 https://127.0.0.1/healthz || echo nginx")
+    return "; ".join(checks)
 
 
 # --- drill ----------------------------------------------------------------------------------

@@ -3,11 +3,14 @@ server is contacted."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ops_cli.backup import cli
+from ops_cli.backup.remote import RemoteError
 from ops_cli.main import app
 
 runner = CliRunner()
@@ -51,3 +54,22 @@ def test_help_is_chinese() -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 0
         assert "恢复" in result.output or "备份" in result.output
+
+
+def test_restore_waits_for_every_worker_and_then_nginx(live_server, free_port: int) -> None:
+    """The check runs as written on an application server: a worker that answers passes, one
+    that does not listen yet is named, and nginx is checked after the workers."""
+    port = live_server.url.rsplit(":", 1)[1]
+    units = f"oa-app@{port}.service oa-app@{free_port}.service other.service\n127.0.0.1\n"
+    command = cli.health_command(units)
+    assert max(command.index(f":{port}/"), command.index(f":{free_port}/")) < command.index("nginx")
+    unhealthy = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                               check=False).stdout.split()
+    assert unhealthy[0] == f"工作进程{free_port}"
+    assert f"工作进程{port}" not in unhealthy
+
+
+def test_restore_health_check_needs_an_enabled_worker() -> None:
+    with pytest.raises(RemoteError, match="没有启用的工作进程"):
+        cli.health_command("\n127.0.0.1\n")
+    assert "http://[::1]:8888/healthz" in cli.health_command("oa-app@8888.service\n::1\n")

@@ -95,7 +95,10 @@ def moment_between(db: Any, before: str, after: str) -> str:
 
 
 def assert_app_serves_with_a_sound_audit_chain(app: Any) -> None:
-    assert app.run("curl -fsk https://127.0.0.1/healthz").rc == 0
+    health = app.run("curl -sk --max-time 10 -w ' %{http_code}' https://127.0.0.1/healthz")
+    assert health.stdout.endswith(" 200"), health.stdout + app.run(
+        "tail -n 20 /var/log/nginx/oa-error.log; "
+        "journalctl -u 'oa-app@*' -n 40 --no-pager -o short-precise").stdout
     verify = app.run("OA_CONFIG_FILE=/etc/oa/oa.conf /opt/oa/venv/bin/oa-ops audit verify")
     assert verify.rc == 0, verify.stdout + verify.stderr
 

@@ -207,6 +207,21 @@ def test_target_stops_and_starts_every_worker_and_failures_restart(
     assert after[8888] == pids[8888] and after[8889] not in (pids[8889], "0")
 
 
+def test_nginx_serves_as_soon_as_the_workers_are_back(deployed: dict, lab_host: Callable) -> None:
+    """Requests while every worker was down must not keep nginx answering 502 once they are
+    back (with max_fails=3 each nginx process held them failed for fail_timeout, 10 s)."""
+    app = lab_host("app")
+    through_nginx = ("curl -sk -o /dev/null -w '%{http_code} ' --max-time 5 "
+                     "https://127.0.0.1/healthz")
+    app.check_output("systemctl stop oa-app.target")
+    while_down = app.check_output(f"for i in $(seq 8); do {through_nginx}; done").split()
+    app.check_output("systemctl start oa-app.target")
+    assert while_down == ["502"] * 8
+    assert _wait_healthy(app) == dict.fromkeys(WORKER_PORTS, "200")
+    after = app.check_output(f"for i in $(seq 20); do {through_nginx}; sleep 0.2; done").split()
+    assert after == ["200"] * 20
+
+
 def test_config_and_secret_files_are_protected(deployed: dict, lab_host: Callable) -> None:
     app = lab_host("app")
     conf = app.file("/etc/oa/oa.conf")
