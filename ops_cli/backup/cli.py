@@ -4,7 +4,6 @@ driving the backup program (`oa-backup`, ops_cli/backup/agent.py) that the roles
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shlex
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ops_cli.app_units import APP_TARGET, worker_port, worker_units
 from ops_cli.backup.agent import compare_counts
 from ops_cli.backup.remote import AGENT, Fleet, RemoteError
 from ops_cli.compliance.hosts import InventoryError, InventoryHost
@@ -29,10 +29,9 @@ backup_app = typer.Typer(help="备份：立即备份、列出归档（备份服�
                          no_args_is_help=True)
 INVENTORY_HELP = "主机清单目录（inventories/lab 或 inventories/production）"
 DRY_RUN_HELP = "预演：只列出将在各服务器上执行的操作，不做任何修改"
-# The enabled workers (oa-app@PORT.service) and the address they listen on.
-WORKERS_CMD = ("systemctl show --property=Wants --value oa-app.target; "
+# The enabled workers and the address they listen on.
+WORKERS_CMD = (f"systemctl show --property=Wants --value {APP_TARGET}; "
                "sed -n 's/^host *= *//p' /etc/oa/oa.conf")
-WORKER_UNIT = re.compile(r"^oa-app@(\d+)\.service$")
 HEALTH_CHECKS = "各工作进程和经 nginx 的 HTTPS /healthz"
 TIME_ZONE = dt.timezone(dt.timedelta(hours=8))  # the bureau's (Asia/Shanghai, no DST)
 
@@ -271,7 +270,7 @@ def _restore_database(fleet: Fleet, progress: Progress, archive: str | None,
     else:
         for app in apps:
             _step(progress, f"{app.name}：停止应用", lambda a=app: fleet.run(
-                a, "systemctl stop oa-app.target"))
+                a, f"systemctl stop {APP_TARGET}"))
         try:
             if moment:
                 recovered = _step(progress, "按时间点恢复到临时实例", lambda: fleet.agent(
@@ -338,7 +337,7 @@ def _migrate(fleet: Fleet, app: InventoryHost) -> None:
 
 
 def _start_app(fleet: Fleet, app: InventoryHost) -> None:
-    fleet.run(app, "systemctl start oa-app.target")
+    fleet.run(app, f"systemctl start {APP_TARGET}")
     _healthy(fleet, app)
 
 
@@ -361,7 +360,7 @@ def health_command(workers: str) -> str:
     """A shell command that prints what does not answer /healthz (worker ports, then `nginx`),
     from the output of WORKERS_CMD: the target's Wants, then the listen host."""
     wants, _, host = workers.partition("\n")
-    ports = sorted(int(m[1]) for unit in wants.split() if (m := WORKER_UNIT.match(unit)))
+    ports = [worker_port(unit) for unit in worker_units(wants.split())]
     if not ports:
         raise RemoteError("oa-app.target 下没有启用的工作进程（oa-app@端口.service）")
     host = host.strip() or "127.0.0.1"

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops_cli.app_units import worker_units
 from ops_cli.deploy.paths import DeployError, Project
 from ops_cli.deploy.run import Progress, RunRequest, new_run_dir, run_playbook
 
@@ -23,15 +24,13 @@ WATCHED = {
     "appservers": ("nginx",),
     "backupservers": ("oa-wal-receiver", "prometheus", "prometheus-alertmanager"),
 }
-WORKER_PREFIX = "oa-app@"  # one unit per Tornado worker: oa-app@PORT.service
 
 
 def _watched(facts: dict[str, Any], groups: list[str]) -> list[str]:
     names = [n for group in ("all", *groups) for n in WATCHED.get(group, ())
              if n + ".service" in facts]
     if "appservers" in groups:
-        names += sorted(unit.removesuffix(".service") for unit in facts
-                        if unit.startswith(WORKER_PREFIX) and unit != WORKER_PREFIX + ".service")
+        names += [unit.removesuffix(".service") for unit in worker_units(facts)]
     return names
 
 

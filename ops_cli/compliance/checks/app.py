@@ -7,6 +7,7 @@ import json
 import shlex
 from typing import Any
 
+from ops_cli.app_units import APP_TARGET, worker_port, worker_units
 from ops_cli.compliance.checks import Context, Verdict, check, fail, ok
 
 VENV = "/opt/oa/venv"
@@ -126,9 +127,6 @@ def audit_verify(ctx: Context, params: dict[str, Any]) -> Verdict:
     return ok(last) if result.rc == 0 else fail(f"哈希链校验失败：{last}")
 
 
-TARGET = "oa-app.target"
-
-
 def _unit_properties(ctx: Context, unit: str, names: list[str]) -> dict[str, str]:
     out = ctx.run(f"systemctl show {unit} -p {','.join(names)}").stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -136,18 +134,17 @@ def _unit_properties(ctx: Context, unit: str, names: list[str]) -> dict[str, str
 
 def _workers(ctx: Context) -> list[str]:
     """The worker units (oa-app@PORT.service) the target starts: the enabled instances."""
-    wants = _unit_properties(ctx, TARGET, ["Wants"]).get("Wants", "").split()
-    return sorted(unit for unit in wants if unit.startswith("oa-app@"))
+    return worker_units(_unit_properties(ctx, APP_TARGET, ["Wants"]).get("Wants", "").split())
 
 
 @check("app.service")
 def service(ctx: Context, params: dict[str, Any]) -> Verdict:
-    target = _unit_properties(ctx, TARGET, ["UnitFileState", "ActiveState"])
+    target = _unit_properties(ctx, APP_TARGET, ["UnitFileState", "ActiveState"])
     problems = [] if target == {"UnitFileState": "enabled", "ActiveState": "active"} \
-        else [f"{TARGET}：{target}"]
+        else [f"{APP_TARGET}：{target}"]
     workers = _workers(ctx)
     if not workers:
-        problems.append(f"{TARGET} 下没有工作进程单元")
+        problems.append(f"{APP_TARGET} 下没有工作进程单元")
     for unit in workers:
         props = _unit_properties(ctx, unit, ["Restart", "UnitFileState", "ActiveState"])
         if props.get("Restart") not in ("on-failure", "always") or \
@@ -155,7 +152,8 @@ def service(ctx: Context, params: dict[str, Any]) -> Verdict:
             problems.append(f"{unit}：{props}")
     if problems:
         return fail("；".join(problems))
-    return ok(f"{TARGET} 已启用并运行，工作进程 {', '.join(workers)} 均开机启动、异常退出自动重启")
+    return ok(f"{APP_TARGET} 已启用并运行，工作进程 {', '.join(workers)} "
+              "均开机启动、异常退出自动重启")
 
 
 @check("app.sandbox")
@@ -164,7 +162,7 @@ def sandbox(ctx: Context, params: dict[str, Any]) -> Verdict:
                                           "PrivateTmp": "yes", "ProtectHome": "yes"}
     workers = _workers(ctx)
     if not workers:
-        return fail(f"{TARGET} 下没有工作进程单元")
+        return fail(f"{APP_TARGET} 下没有工作进程单元")
     shown, wrong = {}, {}
     for unit in workers:
         props = _unit_properties(ctx, unit, list(wanted))
@@ -175,9 +173,9 @@ def sandbox(ctx: Context, params: dict[str, Any]) -> Verdict:
 
 @check("app.listen_local")
 def listen_local(ctx: Context, params: dict[str, Any]) -> Verdict:
-    ports = [unit.removeprefix("oa-app@").removesuffix(".service") for unit in _workers(ctx)]
+    ports = [worker_port(unit) for unit in _workers(ctx)]
     if not ports:
-        return fail(f"{TARGET} 下没有工作进程单元")
+        return fail(f"{APP_TARGET} 下没有工作进程单元")
     filters = " or ".join(f"sport = :{port}" for port in ports)
     lines = ctx.run(f"ss -Hltn '( {filters} )'").stdout.split("\n")
     addresses = [line.split()[3] for line in lines if line.strip()]
