@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee as pw
 
 from app.audit.service import record
 from app.core.context import RequestContext
 from app.core.errors import NotFound, PermissionDenied, ValidationError
-from app.core.sql import Compiled, count_of, paginated, total_of, with_total
+from app.core.sql import Compiled, count_of, paginated, records, total_of, with_total
 from app.org.models import User, user_names
 from app.workflow import business, engine
 from app.workflow.definition import Graph
@@ -90,26 +90,57 @@ def _name_of(user_id: pw.Field) -> pw.ModelSelect:
     return User.select(User.name).where(User.id == user_id)
 
 
-# The two names a task row shows, on the row itself: a statement fewer on every list page. As
-# scalar subqueries, not joins, so that a page cut by LIMIT looks up only the names it shows.
-_LISTED_NAMES = [_name_of(Instance.initiator_id).alias("initiator_name"),
-                 _name_of(Task.original_assignee_id).alias("delegated_from_name")]
+class ListedTask(NamedTuple):
+    """A row of the task lists (待办, 已办, 传阅) as read from the database: what `_listed_item`
+    shows, no more, as plain values (app.core.sql.records) on the most read pages there are."""
+
+    id: int
+    instance_id: int
+    node_key: str
+    node_name: str
+    kind: str
+    status: str
+    action: str | None
+    comment: str
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    acted_at: dt.datetime | None
+    urge_count: int
+    original_assignee_id: int | None
+    title: str
+    urgency: int
+    flow_code: str
+    business_type: str
+    business_id: str
+    business_reference: str
+    initiator_id: int
+    instance_status: str
+    initiator_name: str | None
+    delegated_from_name: str | None
+    total_rows: int | None = None  # with_total's window count, on the pages that ask for it
 
 
-# What a row of the task lists shows (`_task_item`), no more: every column selected is decoded
-# and set on a model for every row (the instance's current_nodes is JSON), on the most read
-# pages there are.
-_TASK_ROW = [Task.id, Task.instance_id, Task.node_key, Task.node_name, Task.kind, Task.status,
-             Task.action, Task.comment, Task.created_at, Task.due_at, Task.acted_at,
-             Task.urge_count, Task.original_assignee_id,
-             Instance.id, Instance.title, Instance.urgency, Instance.flow_code,
-             Instance.business_type, Instance.business_id, Instance.business_reference,
-             Instance.initiator_id, Instance.status]
+# Each field's column. The two names are scalar subqueries, not joins, so that a page cut by
+# LIMIT looks up only the names it shows (and a statement fewer on every list page).
+_LISTED_COLUMNS: dict[str, Any] = {
+    "id": Task.id, "instance_id": Task.instance_id, "node_key": Task.node_key,
+    "node_name": Task.node_name, "kind": Task.kind, "status": Task.status,
+    "action": Task.action, "comment": Task.comment, "created_at": Task.created_at,
+    "due_at": Task.due_at, "acted_at": Task.acted_at, "urge_count": Task.urge_count,
+    "original_assignee_id": Task.original_assignee_id,
+    "title": Instance.title, "urgency": Instance.urgency, "flow_code": Instance.flow_code,
+    "business_type": Instance.business_type, "business_id": Instance.business_id,
+    "business_reference": Instance.business_reference, "initiator_id": Instance.initiator_id,
+    "instance_status": Instance.status,
+    "initiator_name": _name_of(Instance.initiator_id).alias("initiator_name"),
+    "delegated_from_name": _name_of(Task.original_assignee_id).alias("delegated_from_name"),
+}
 
 
 def _with_instance() -> pw.ModelSelect:
-    return (Task.select(*_TASK_ROW, *_LISTED_NAMES)
-            .join(Instance, on=(Instance.id == Task.instance_id), attr="inst"))
+    """The task lists' query: ListedTask's columns, in its order (with_total adds the last)."""
+    columns = [_LISTED_COLUMNS[name] for name in ListedTask._fields if name != "total_rows"]
+    return Task.select(*columns).join(Instance, on=(Instance.id == Task.instance_id))
 
 
 def todo_query(user_id: int, f: dict[str, Any] | None = None) -> pw.ModelSelect:
@@ -139,8 +170,9 @@ def todo_count(ctx: RequestContext) -> int:
     return _TODO_COUNT.scalar(user=_uid(ctx))
 
 
-def _task_item(task: Task, names: dict[int, str], at: dt.datetime) -> dict[str, Any]:
-    inst: Instance | None = getattr(task, "inst", None)
+def _task_item(task: Task | ListedTask, names: dict[int, str],
+               at: dt.datetime) -> dict[str, Any]:
+    """A task as the lists and the instance and task pages show it."""
     return {
         "task_id": task.id, "instance_id": task.instance_id, "node_key": task.node_key,
         "node_name": task.node_name, "kind": task.kind, "status": task.status,
@@ -150,36 +182,42 @@ def _task_item(task: Task, names: dict[int, str], at: dt.datetime) -> dict[str, 
         "acted_at": task.acted_at, "urge_count": task.urge_count,
         "overdue": bool(task.status == "open" and task.due_at and task.due_at < at),
         "delegated_from": names.get(task.original_assignee_id or 0, ""),
-        "title": inst.title if inst else "", "urgency": inst.urgency if inst else 0,
-        "urgency_title": URGENCY_TITLES.get(inst.urgency if inst else 0, "普通"),
-        "flow_code": inst.flow_code if inst else "",
-        "business_type": inst.business_type if inst else "",
-        "business_id": inst.business_id if inst else "",
-        "initiator": names.get(inst.initiator_id, "") if inst else "",
-        "instance_status": inst.status if inst else "",
-        "instance_status_title": INSTANCE_STATUS_TITLES.get(inst.status, "") if inst else "",
     }
 
 
+def _listed_item(row: ListedTask, at: dt.datetime) -> dict[str, Any]:
+    """A row of a task list: the task, and the instance it belongs to."""
+    return {
+        **_task_item(row, {}, at), "delegated_from": row.delegated_from_name or "",
+        "title": row.title, "urgency": row.urgency,
+        "urgency_title": URGENCY_TITLES.get(row.urgency, "普通"),
+        "flow_code": row.flow_code, "business_type": row.business_type,
+        "business_id": row.business_id, "initiator": row.initiator_name or "",
+        "instance_status": row.instance_status,
+        "instance_status_title": INSTANCE_STATUS_TITLES.get(row.instance_status, ""),
+    }
+
+
+def _listed_rows(query: pw.ModelSelect) -> list[ListedTask]:
+    return records(ListedTask, query)
+
+
 def _page(query: pw.ModelSelect, f: dict[str, Any], order: list[Any],
-          short: bool = False) -> tuple[list[Task], int]:
+          short: bool = False) -> tuple[list[ListedTask], int]:
     """A page and the total. For a `short` list (open todos: tens of rows) both come from one
     query with a window count, saving a round trip; a long one (a leader's 5000 done tasks)
     keeps an index-ordered LIMIT, and a COUNT when the page is full: 40 ms against 115-190."""
     if not short:
-        return paginated(query.order_by(*order), f["page"], PAGE_SIZE)
-    rows = list(with_total(query).order_by(*order).paginate(f["page"], PAGE_SIZE))
+        return paginated(query.order_by(*order), f["page"], PAGE_SIZE, fetch=_listed_rows)
+    rows = _listed_rows(with_total(query).order_by(*order).paginate(f["page"], PAGE_SIZE))
     return rows, total_of(rows, query, f["page"])
 
 
-def _task_list(ctx: RequestContext, rows: list[Task], total: int, f: dict[str, Any],
+def _task_list(ctx: RequestContext, rows: list[ListedTask], total: int, f: dict[str, Any],
                audit_action: str) -> dict[str, Any]:
-    names = ({r.inst.initiator_id: r.initiator_name for r in rows}
-             | {r.original_assignee_id: r.delegated_from_name for r in rows
-                if r.original_assignee_id})
     at = engine.now()
-    items = [_task_item(r, names, at) for r in rows]
-    business.attach(items, [r.inst.business_reference for r in rows])
+    items = [_listed_item(r, at) for r in rows]
+    business.attach(items, [r.business_reference for r in rows])
     record(ctx, audit_action, object_type="wf_task",
            details={"filters": {k: v for k, v in f.items() if v not in (None, "", False)},
                     "count": len(items)})
@@ -197,7 +235,7 @@ def todo_list(ctx: RequestContext, raw: Mapping[str, Any],
     f = _filters(raw)
     unfiltered = not any(f[k] for k in ("q", "flow", "status", "overdue")) and f["urgency"] is None
     if unfiltered and f["page"] == 1:  # SQL made once; its window count is the total
-        rows = _TODO_FIRST[first_rows].rows(user=_uid(ctx))
+        rows = _TODO_FIRST[first_rows].records(ListedTask, user=_uid(ctx))
         total = rows[0].total_rows if rows else 0
     else:
         rows, total = _page(todo_query(_uid(ctx), f), f, _TODO_ORDER, short=True)
