@@ -35,6 +35,7 @@ from app.core.hooks import hooks
 from app.core.logs import request_id_var
 
 log = logging.getLogger("oa.web")
+access_log = logging.getLogger("oa.access")
 SESSION_COOKIE = "oa_sid"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -509,5 +510,5 @@ def request_summary(handler: tornado.web.RequestHandler) -> str:
 def log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-    logging.getLogger("oa.access").log(level, request_summary(handler))
+    access_log.log(level, request_summary(handler))
 
