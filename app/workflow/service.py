@@ -170,9 +170,9 @@ def todo_count(ctx: RequestContext) -> int:
     return _TODO_COUNT.scalar(user=_uid(ctx))
 
 
-def _task_item(task: Task | ListedTask, names: dict[int, str],
-               at: dt.datetime) -> dict[str, Any]:
-    """A task as the lists and the instance and task pages show it."""
+def _task_item(task: Task | ListedTask, delegated_from: str, at: dt.datetime) -> dict[str, Any]:
+    """A task as the lists and the instance and task pages show it; `delegated_from`: the name
+    of whom it was delegated from, if it was."""
     return {
         "task_id": task.id, "instance_id": task.instance_id, "node_key": task.node_key,
         "node_name": task.node_name, "kind": task.kind, "status": task.status,
@@ -181,14 +181,14 @@ def _task_item(task: Task | ListedTask, names: dict[int, str],
         "comment": task.comment, "created_at": task.created_at, "due_at": task.due_at,
         "acted_at": task.acted_at, "urge_count": task.urge_count,
         "overdue": bool(task.status == "open" and task.due_at and task.due_at < at),
-        "delegated_from": names.get(task.original_assignee_id or 0, ""),
+        "delegated_from": delegated_from,
     }
 
 
 def _listed_item(row: ListedTask, at: dt.datetime) -> dict[str, Any]:
     """A row of a task list: the task, and the instance it belongs to."""
     return {
-        **_task_item(row, {}, at), "delegated_from": row.delegated_from_name or "",
+        **_task_item(row, row.delegated_from_name or "", at),
         "title": row.title, "urgency": row.urgency,
         "urgency_title": URGENCY_TITLES.get(row.urgency, "普通"),
         "flow_code": row.flow_code, "business_type": row.business_type,
@@ -374,7 +374,8 @@ def _instance_view(ctx: RequestContext, inst: Instance,
         "version": head.version if head else None, "form": inst.form,
         "fields": list(graph.fields.values()),
         "history": _history_items(history, names),
-        "tasks": [{**_task_item(t, names, at), "assignee": names.get(t.assignee_id, ""),
+        "tasks": [{**_task_item(t, names.get(t.original_assignee_id or 0, ""), at),
+                   "assignee": names.get(t.assignee_id, ""),
                    "assignee_id": t.assignee_id} for t in tasks if t.kind != "circulate"],
         "receipts": [{"task_id": t.id, "reader": names.get(t.assignee_id, ""),
                       "read_at": t.acted_at, "sent_at": t.created_at,
@@ -427,7 +428,8 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
         if task.kind == "draft" else
         [graph.fields[k] for k in node.get("editable", []) if k in graph.fields])
     view["task"] = {
-        **_task_item(task, names, engine.now()), "mine": mine, "operations": operations,
+        **_task_item(task, names.get(task.original_assignee_id or 0, ""), engine.now()),
+        "mine": mine, "operations": operations,
         "assignee": names.get(task.assignee_id, ""),
         "return_targets": (engine.return_targets(inst, graph, NodeRun.get_by_id(task.run_id))
                            if "return" in operations else []),
