@@ -185,6 +185,11 @@ def _task_item(task: Task | ListedTask, delegated_from: str, at: dt.datetime) ->
     }
 
 
+def _delegated_from(task: Task, names: dict[int, str]) -> str:
+    """The name for a task model's `delegated_from`, from the names its page has read."""
+    return names.get(task.original_assignee_id or 0, "")
+
+
 def _listed_item(row: ListedTask, at: dt.datetime) -> dict[str, Any]:
     """A row of a task list: the task, and the instance it belongs to."""
     return {
@@ -374,7 +379,7 @@ def _instance_view(ctx: RequestContext, inst: Instance,
         "version": head.version if head else None, "form": inst.form,
         "fields": list(graph.fields.values()),
         "history": _history_items(history, names),
-        "tasks": [{**_task_item(t, names.get(t.original_assignee_id or 0, ""), at),
+        "tasks": [{**_task_item(t, _delegated_from(t, names), at),
                    "assignee": names.get(t.assignee_id, ""),
                    "assignee_id": t.assignee_id} for t in tasks if t.kind != "circulate"],
         "receipts": [{"task_id": t.id, "reader": names.get(t.assignee_id, ""),
@@ -428,7 +433,7 @@ def task_view(ctx: RequestContext, task_id: int) -> dict[str, Any]:
         if task.kind == "draft" else
         [graph.fields[k] for k in node.get("editable", []) if k in graph.fields])
     view["task"] = {
-        **_task_item(task, names.get(task.original_assignee_id or 0, ""), engine.now()),
+        **_task_item(task, _delegated_from(task, names), engine.now()),
         "mine": mine, "operations": operations,
         "assignee": names.get(task.assignee_id, ""),
         "return_targets": (engine.return_targets(inst, graph, NodeRun.get_by_id(task.run_id))

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops_cli.app_units import APP_TARGET, worker_port, worker_units
+from ops_cli.app_units import APP_TARGET, WORKER_PREFIX, worker_port, worker_units
 from ops_cli.backup.agent import compare_counts
 from ops_cli.backup.remote import AGENT, Fleet, RemoteError
 from ops_cli.compliance.hosts import InventoryError, InventoryHost
@@ -362,7 +362,7 @@ def health_command(workers: str) -> str:
     wants, _, host = workers.partition("\n")
     ports = [worker_port(unit) for unit in worker_units(wants.split())]
     if not ports:
-        raise RemoteError("oa-app.target 下没有启用的工作进程（oa-app@端口.service）")
+        raise RemoteError(f"{APP_TARGET} 下没有启用的工作进程（{WORKER_PREFIX}端口.service）")
     host = host.strip() or "127.0.0.1"
     address = f"[{host}]" if ":" in host else host
     checks = [f"curl -fs -o /dev/null --max-time 5 http://{address}:{port}/healthz "
