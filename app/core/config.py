@@ -31,6 +31,9 @@ class Settings:
     secret_file: str = "var/secret/cookie_secret"
     secure_cookies: bool = False  # True behind TLS: Secure cookies and HSTS
     max_body_mb: int = 20
+    # a connection waiting this long for its next request is closed (app.core.httpserver);
+    # longer than nginx's 60 s for its idle upstream connections, so the proxy closes first
+    idle_connection_seconds: int = 300
     debug: bool = False
     metrics_dir: str = ""
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")  # who may scrape /metrics

@@ -13,7 +13,6 @@ import os
 import shutil
 from pathlib import Path
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.process
 
@@ -63,6 +62,7 @@ def freeze_long_lived_objects(stage: str) -> None:
 def serve(cfg: Settings) -> None:
     from app.core.application import cookie_secret, make_app
     from app.core.db import init_database
+    from app.core.httpserver import PlatformHTTPServer
     from app.features import installed_features
 
     cookie_secret(cfg)  # made once before forking, so every worker shares it
@@ -82,9 +82,8 @@ def serve(cfg: Settings) -> None:
     async def main() -> None:
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
-        server = tornado.httpserver.HTTPServer(
-            application, max_body_size=cfg.max_body_mb * 1024 * 1024
-        )
+        server = PlatformHTTPServer(application, max_body_size=cfg.max_body_mb * 1024 * 1024,
+                                    idle_seconds=cfg.idle_connection_seconds)
         server.add_sockets(sockets)
         freeze_long_lived_objects(f"工作进程 {os.getpid()} 就绪")
         await asyncio.Event().wait()

@@ -9,6 +9,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 
 from app.core.application import make_app
 from app.core.config import settings
+from app.core.httpserver import PlatformHTTPServer
 from app.core.websocket import SessionWebSocket
 from app.features import installed_features
 from tests.conftest import LiveServer
@@ -36,7 +37,8 @@ def _serve_and_talk(cookie: str, origin: str | None = None) -> str:
     async def main() -> str:
         application = make_app(installed_features(), settings())
         application.wildcard_router.add_rules([(r"/ws", WhoAmI)])
-        server = application.listen(0, address="127.0.0.1")
+        server = PlatformHTTPServer(application)
+        server.listen(0, address="127.0.0.1")
         port = next(iter(server._sockets.values())).getsockname()[1]
         try:
             return await _talk(port, cookie, origin or f"http://127.0.0.1:{port}")
