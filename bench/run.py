@@ -366,6 +366,8 @@ def main() -> None:
     parser.add_argument("--platform-path", default="/api/todo",
                         help="闭环压测平台时请求的路径（默认 /api/todo，与上限同一查询）")
     parser.add_argument("--ratio-only", action="store_true", help="只测待办列表与上限之比")
+    parser.add_argument("--ratio-seconds", type=float,
+                        help="测比值时每一方的加压秒数（默认短版 12、完整版 30；越长越稳）")
     parser.add_argument("--env", action="append", default=[],
                         help="平台进程的环境变量 KEY=VALUE（试验设置，如 OA_DB_THREADS=4）")
     parser.add_argument("--scale", default="full",
@@ -381,6 +383,8 @@ def main() -> None:
         plan.think = args.think
     if args.ratio_only:
         plan.steps = []
+    if args.ratio_seconds:
+        plan.ceiling_seconds = args.ratio_seconds
     VAR.mkdir(parents=True, exist_ok=True)
     pg = cluster()
     pg.ensure()
