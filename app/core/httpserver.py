@@ -1,4 +1,4 @@
-"""Every worker's HTTP server: Tornado's, with two costs it pays per request paid per connection.
+"""Every worker's HTTP server: Tornado's, with two of its per-request costs paid per connection.
 
 - TCP_NODELAY. Tornado switches Nagle's algorithm off at the end of every response and on
   again before the next (two `setsockopt` calls, and a look at the socket's family through
@@ -39,7 +39,7 @@ class PlatformHTTPServer(tornado.httpserver.HTTPServer):
             raise ValueError(f"空闲连接时限（idle_connection_seconds={idle_seconds}）必须大于 0")
         self.conn_params.header_timeout = None  # the sweep enforces it instead
         self.idle_seconds = idle_seconds
-        self._waiting: dict[httputil.HTTPConnection, float] = {}  # connection -> since when
+        self._waiting: dict[object, float] = {}  # server connection -> waiting since
         interval = min(idle_seconds / SWEEPS_PER_LIMIT, LONGEST_SWEEP_INTERVAL)
         self._sweep = tornado.ioloop.PeriodicCallback(self._close_idle, interval * 1000)
         self._sweep.start()
@@ -52,12 +52,12 @@ class PlatformHTTPServer(tornado.httpserver.HTTPServer):
     def start_request(self, server_conn: object,
                       request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         """Called as a connection starts waiting for its next request's headers."""
-        self._waiting[server_conn] = time.monotonic()  # type: ignore[index]
+        self._waiting[server_conn] = time.monotonic()
         delegate = super().start_request(server_conn, request_conn)
         return _HeadersArrival(delegate, self._waiting, server_conn)
 
     def on_close(self, server_conn: object) -> None:
-        self._waiting.pop(server_conn, None)  # type: ignore[call-overload]
+        self._waiting.pop(server_conn, None)
         super().on_close(server_conn)
 
     def stop(self) -> None:
@@ -81,7 +81,7 @@ class _HeadersArrival(httputil.HTTPMessageDelegate):
     no longer waiting."""
 
     def __init__(self, delegate: httputil.HTTPMessageDelegate,
-                 waiting: dict[Any, float], connection: object) -> None:
+                 waiting: dict[object, float], connection: object) -> None:
         self._delegate = delegate
         self._waiting = waiting
         self._connection = connection
