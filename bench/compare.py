@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import random
 from pathlib import Path
 
 import aiohttp
 
-from bench import load, run
+from bench import load, report, run
 from bench.procstat import ProcessGroup
 from bench.seed import BENCH_PASSWORD, FULL
 
@@ -104,8 +103,7 @@ def main() -> None:
         pg.stop()
     text = json.dumps({"machine": run.machine(), "before": str(args.before),
                        "seconds": args.seconds, "paths": results}, ensure_ascii=False, indent=1)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    path = run.RESULTS / f"compare-{stamp}.json"
+    path = run.RESULTS / f"compare-{report.stamp()}.json"
     path.write_text(text, encoding="utf-8")
     print(text)
     run.log(f"结果：{path}")

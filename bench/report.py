@@ -79,6 +79,16 @@ def capacity(steps: list[dict]) -> int:
     return best
 
 
+def stamp() -> str:
+    """The UTC moment that names a result file: 2026-12-07T135332Z."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+def throughput_ratio(ceiling: dict) -> float:
+    """The todo-list ratio: our requests per second over the ceiling's."""
+    return ceiling["platform"]["rps"] / max(ceiling["ceiling"]["rps"], 1e-9)
+
+
 def cpu_ratio(ceiling: dict) -> float:
     """The todo-list ratio as CPU-bound throughput would give it: the ceiling's CPU seconds
     per request (server + database) over ours."""
@@ -122,7 +132,7 @@ def _plot(path: Path, steps: list[dict]) -> None:
 def markdown(conditions: dict, measured: dict, plot_name: str) -> str:
     steps = measured["steps"]
     ceiling = measured["ceiling"]
-    ratio = ceiling["platform"]["rps"] / max(ceiling["ceiling"]["rps"], 1e-9)
+    ratio = throughput_ratio(ceiling)
     m, plan = conditions["machine"], conditions["plan"]
     lines = [
         f"# 基准报告 {conditions['started']}",
@@ -213,12 +223,21 @@ def rerender(json_path: Path) -> Path:
 
 def write(folder: Path, conditions: dict, measured: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    plot = folder / f"{stamp}-latency.png"
+    name = stamp()
+    plot = folder / f"{name}-latency.png"
     _plot(plot, measured["steps"])
-    path = folder / f"{stamp}.md"
+    path = folder / f"{name}.md"
     path.write_text(markdown(conditions, measured, plot.name), encoding="utf-8")
-    (folder / f"{stamp}.json").write_text(
+    (folder / f"{name}.json").write_text(
         json.dumps({"conditions": conditions, "measured": measured}, ensure_ascii=False,
                    indent=1, default=str), encoding="utf-8")
+    return path
+
+
+def write_ratio(folder: Path, conditions: dict, ratio: dict) -> Path:
+    """Keep a ratio-only measurement (`bench.run --ratio-only`) with its conditions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ratio-{stamp()}.json"
+    path.write_text(json.dumps({**conditions, "ratio": ratio}, ensure_ascii=False, indent=1),
+                    encoding="utf-8")
     return path

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.report import stamp as result_stamp
 from bench.run import RESULTS, VAR, ensure_template, log
 from bench.seed import FULL, USERNAME_PREFIX
 from ops_cli.pgcluster import RUNTIME_ROLE, LocalCluster
@@ -190,7 +191,7 @@ def write_report(results: list[dict[str, Any]], conditions: dict[str, Any]) -> P
     from app.statistics.service import REPORTS
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    stamp = result_stamp()
     path = RESULTS / f"reports-{stamp}.md"
     lines = [f"# 统计报表耗时（{stamp}）", "",
              f"模板 `{conditions['template']}`；{conditions['rounds']} 轮取中位与最长；"

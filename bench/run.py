@@ -426,11 +426,8 @@ def run(args: argparse.Namespace, plan: Plan, scale: Scale, pg: LocalCluster) ->
         pg.drop_database(RUN_DB)
     conditions["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if not measured["steps"]:  # --ratio-only: the measurement and its conditions, kept
-        ratio = measured["ceiling"]
-        path = RESULTS / f"ratio-{dt.datetime.now(dt.UTC):%Y-%m-%dT%H%M%SZ}.json"
-        path.write_text(json.dumps({**conditions, "ratio": ratio}, ensure_ascii=False, indent=1),
-                        encoding="utf-8")
-        log(f"待办 / 上限：{ratio['platform']['rps'] / ratio['ceiling']['rps']:.1%}（{path}）")
+        path = report.write_ratio(RESULTS, conditions, measured["ceiling"])
+        log(f"待办 / 上限：{report.throughput_ratio(measured['ceiling']):.1%}（{path}）")
         return
     path = report.write(RESULTS, conditions, measured)
     log(f"报告：{path}")

@@ -55,7 +55,7 @@ def main() -> None:
     prepare_metrics_dir(cfg)
     from app.core.application import cookie_secret, make_app
     from app.core.db import init_database
-    from app.core.httpserver import PlatformHTTPServer
+    from app.core.httpserver import server_for
     from app.features import installed_features
 
     cookie_secret(cfg)
@@ -75,8 +75,7 @@ def main() -> None:
             # by kind, not name: the platform's own is FastGzip, a GZipContentEncoding
             application.transforms = [t for t in application.transforms
                                       if not issubclass(t, tornado.web.GZipContentEncoding)]
-        server = PlatformHTTPServer(application, max_body_size=cfg.max_body_mb * 1024 * 1024,
-                                    idle_seconds=cfg.idle_connection_seconds)
+        server = server_for(application, cfg)
         server.add_sockets(sockets)
         freeze_long_lived_objects(f"工作进程 {os.getpid()} 就绪")
         if args.gc_log:

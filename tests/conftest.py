@@ -108,7 +108,7 @@ class Client(requests.Session):
 def live_server(pg: TestDatabase) -> Iterator[LiveServer]:
     from app.core.application import make_app
     from app.core.config import settings
-    from app.core.httpserver import PlatformHTTPServer
+    from app.core.httpserver import server_for
 
     port = _free_port()
     ready = threading.Event()
@@ -118,8 +118,7 @@ def live_server(pg: TestDatabase) -> Iterator[LiveServer]:
         async def main() -> None:
             cfg = settings()
             application = state["application"] = make_app(installed_features(), cfg)
-            server = PlatformHTTPServer(application, max_body_size=cfg.max_body_mb * 1024 * 1024,
-                                        idle_seconds=cfg.idle_connection_seconds)
+            server = server_for(application, cfg)
             server.listen(port, address="127.0.0.1")
             state["loop"] = asyncio.get_running_loop()
             state["stop"] = asyncio.Event()

@@ -25,6 +25,8 @@ import tornado.ioloop
 import tornado.iostream
 from tornado import httputil
 
+from app.core.config import Settings
+
 SWEEPS_PER_LIMIT = 4  # a connection is closed at most a quarter of the limit late
 LONGEST_SWEEP_INTERVAL = 15.0  # seconds
 
@@ -70,6 +72,12 @@ class PlatformHTTPServer(tornado.httpserver.HTTPServer):
             if since < oldest:
                 del self._waiting[connection]
                 connection.stream.close()  # type: ignore[attr-defined]  # its loop ends
+
+
+def server_for(application: Any, cfg: Settings) -> PlatformHTTPServer:
+    """A worker's server for `application`, with the body and idle limits of `cfg`."""
+    return PlatformHTTPServer(application, max_body_size=cfg.max_body_mb * 1024 * 1024,
+                              idle_seconds=cfg.idle_connection_seconds)
 
 
 def _keep_as_set(value: bool) -> None:

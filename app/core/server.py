@@ -62,7 +62,7 @@ def freeze_long_lived_objects(stage: str) -> None:
 def serve(cfg: Settings) -> None:
     from app.core.application import cookie_secret, make_app
     from app.core.db import init_database
-    from app.core.httpserver import PlatformHTTPServer
+    from app.core.httpserver import server_for
     from app.features import installed_features
 
     cookie_secret(cfg)  # made once before forking, so every worker shares it
@@ -82,8 +82,7 @@ def serve(cfg: Settings) -> None:
     async def main() -> None:
         init_database(cfg.database_url, cfg.db_pool_size, cfg.db_threads, cfg.cpu_threads)
         application = make_app(installed_features(), cfg)
-        server = PlatformHTTPServer(application, max_body_size=cfg.max_body_mb * 1024 * 1024,
-                                    idle_seconds=cfg.idle_connection_seconds)
+        server = server_for(application, cfg)
         server.add_sockets(sockets)
         freeze_long_lived_objects(f"工作进程 {os.getpid()} 就绪")
         await asyncio.Event().wait()

@@ -114,7 +114,7 @@ def test_a_connection_closed_by_its_client_is_forgotten() -> None:
 
 
 def test_nagle_stays_off_for_the_connections_whole_life() -> None:
-    # Tornado alone turns TCP_NODELAY off after each response: the second request saw 0
+    # Tornado alone leaves it off until a response is finishing: every request saw 0
     with serving() as (port, _), _connect(port) as sock:
         assert [_ask(sock, "/nodelay") for _ in range(3)] == [b"1", b"1", b"1"]
 
